@@ -1,0 +1,31 @@
+import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync,
+  renameSync, writeSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+
+/**
+ * Returns the JWT signing secret: `configured` when set, otherwise a random
+ * secret generated once into `DATA_DIR/keys/jwt-secret` with mode 0600 and
+ * reused on every later start, so restarts do not log everyone out.
+ */
+export function loadOrCreateJwtSecret(dataDir: string, configured: string | undefined): string {
+  if (configured !== undefined) return configured;
+
+  const dir = join(dataDir, "keys");
+  const path = join(dir, "jwt-secret");
+  if (existsSync(path)) return readFileSync(path, "utf8").trim();
+
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const secret = randomBytes(48).toString("base64url");
+  const temp = `${path}.${process.pid}.tmp`;
+  const fd = openSync(temp, "w", 0o600);
+  try {
+    writeSync(fd, secret + "\n");
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  chmodSync(temp, 0o600);
+  renameSync(temp, path);
+  return secret;
+}

@@ -1,0 +1,129 @@
+import { Elysia } from "elysia";
+import { isBusyError } from "../store/db.ts";
+import type { Services } from "../service.ts";
+import { requestIdOf, setRequestId, type RawBody } from "./context.ts";
+import { recordRequest } from "./metrics.ts";
+import {
+  ProblemError,
+  problemResponse,
+  problemType,
+  validationProblem,
+} from "./problem.ts";
+import { fieldErrors } from "./validation.ts";
+import { authRoutes } from "./routes/auth.ts";
+import { eventRoutes } from "./routes/events.ts";
+import { registrationRoutes } from "./routes/registrations.ts";
+import { operationRoutes } from "./routes/operations.ts";
+
+/** Seconds a client is told to wait after the store was too busy to answer. */
+const BUSY_RETRY_AFTER_S = 1;
+
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+
+function tooLarge(limit: number) {
+  return new ProblemError(
+    413,
+    "payload-too-large",
+    "Payload too large",
+    `The request body must be at most ${limit} bytes.`,
+  );
+}
+
+/**
+ * Reads the body as text, enforcing the size limit, and hands it on unparsed:
+ * each route's gate parses it after authentication.
+ */
+async function readBody(request: Request, limit: number): Promise<RawBody | { raw?: never }> {
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (declared > limit) throw tooLarge(limit);
+
+  const bytes = new Uint8Array(await request.arrayBuffer());
+  if (bytes.byteLength > limit) throw tooLarge(limit);
+
+  const type = request.headers.get("content-type") ?? "";
+  if (bytes.byteLength > 0 && !JSON_TYPE.test(type)) return {};
+  return { raw: new TextDecoder().decode(bytes) };
+}
+
+/** Builds the HTTP application on top of the running services. */
+export function createApp(services: Services) {
+  const log = services.log;
+  const started = new WeakMap<Request, number>();
+
+  return new Elysia({ normalize: false })
+    .onRequest(({ request }) => {
+      setRequestId(request, crypto.randomUUID());
+      started.set(request, performance.now());
+    })
+    .onParse(({ request }) => readBody(request, services.config.bodyLimitBytes))
+    .onError(({ code, error, request, path }) => {
+      const requestId = requestIdOf(request);
+
+      if (error instanceof ProblemError) {
+        return problemResponse(error.problem, error.headers);
+      }
+      if (code === "VALIDATION") {
+        return problemResponse(validationProblem(fieldErrors(error.all)).problem);
+      }
+      if (code === "PARSE") {
+        return problemResponse({
+          type: problemType("invalid-json"),
+          title: "Bad request",
+          status: 400,
+          detail: "The request body could not be parsed.",
+        });
+      }
+      if (code === "NOT_FOUND") {
+        return problemResponse({
+          type: problemType("not-found"),
+          title: "Not found",
+          status: 404,
+          detail: "No route matches this method and path.",
+        });
+      }
+      if (isBusyError(error)) {
+        log.warn({ requestId, path }, "store busy; asked the client to retry");
+        return problemResponse(
+          {
+            type: problemType("busy"),
+            title: "Service busy",
+            status: 503,
+            detail: "The service is busy; retry after the given delay.",
+          },
+          { "retry-after": String(BUSY_RETRY_AFTER_S) },
+        );
+      }
+
+      log.error({ err: error, requestId, path }, "request failed");
+      return problemResponse({
+        type: problemType("internal"),
+        title: "Internal server error",
+        status: 500,
+        detail: "An unexpected error occurred. Quote the request id when reporting it.",
+        request_id: requestId,
+      });
+    })
+    .onAfterResponse(({ request, route, set, response }) => {
+      const status = response instanceof Response
+        ? response.status
+        : typeof set.status === "number" ? set.status : 200;
+      const ms = performance.now() - (started.get(request) ?? performance.now());
+      recordRequest(request.method, route || "unmatched", status, ms / 1000);
+      log.info(
+        {
+          requestId: requestIdOf(request),
+          method: request.method,
+          route,
+          status,
+          ms: Math.round(ms * 10) / 10,
+        },
+        "request handled",
+      );
+    })
+    .use(operationRoutes(services))
+    .use(authRoutes(services))
+    .use(eventRoutes(services))
+    .use(registrationRoutes(services));
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,134 @@
+import { Elysia, t } from "elysia";
+import { passwordProblem, verifyPassword } from "../../auth/passwords.ts";
+import { issueToken } from "../../auth/tokens.ts";
+import type { Services } from "../../service.ts";
+import { findUserByEmail, findUserById, updateUser, EmailTakenError } from "../../store/users.ts";
+import { revokeToken } from "../../store/tokens.ts";
+import { createUser } from "../../users.ts";
+import { gate, principalOf } from "../context.ts";
+import { ProblemError, conflict, notFound, validationProblem } from "../problem.ts";
+import { CreateUserBody, LoginBody, SignupBody, UpdateUserBody } from "../schemas.ts";
+import { hasForbiddenCharacters } from "../validation.ts";
+import { userView } from "../views.ts";
+import { LoginLimiter, clientAddress } from "../rate-limit.ts";
+
+function checkNewUser(body: { name: string; password: string }) {
+  const errors = [];
+  if (hasForbiddenCharacters(body.name)) {
+    errors.push({ pointer: "/name", detail: "must not contain control characters" });
+  }
+  const problem = passwordProblem(body.password);
+  if (problem !== null) errors.push({ pointer: "/password", detail: problem });
+  if (errors.length > 0) throw validationProblem(errors);
+}
+
+const emailTaken = () =>
+  conflict("email-taken", "Email taken", "An account with this email already exists.");
+
+const invalidCredentials = () =>
+  new ProblemError(401, "invalid-credentials", "Unauthorized", "The email or password is wrong.");
+
+export function authRoutes(services: Services) {
+  const limiter = new LoginLimiter(services);
+
+  return new Elysia()
+    .post(
+      "/auth/signup",
+      async ({ body, request, server, set }) => {
+        await limiter.checkSignup(clientAddress(request, server));
+        checkNewUser(body);
+        try {
+          const user = await createUser(services, { ...body, role: "student" });
+          set.status = 201;
+          set.headers.location = "/me";
+          return userView(user);
+        } catch (err) {
+          if (err instanceof EmailTakenError) throw emailTaken();
+          throw err;
+        }
+      },
+      { transform: gate(services, { auth: false, body: true }), body: SignupBody },
+    )
+    .post(
+      "/auth/login",
+      async ({ body, request, server }) => {
+        const address = clientAddress(request, server);
+        const email = body.email.trim().toLowerCase();
+        await limiter.checkLogin(email, address);
+
+        const user = await findUserByEmail(services.db, email);
+        const ok = await verifyPassword(body.password, user?.password_hash ?? null);
+        if (user === null || !ok || user.disabled === 1) {
+          await limiter.recordFailure(email, address);
+          throw invalidCredentials();
+        }
+
+        await limiter.recordSuccess(email, address);
+        const nowS = Math.floor(services.clock.now() / 1000);
+        const { token } = await issueToken(
+          services.tokens,
+          { id: user.id, role: user.role, tokenVersion: user.token_version },
+          nowS,
+        );
+        services.log.info({ userId: user.id }, "user logged in");
+        return {
+          access_token: token,
+          token_type: "Bearer",
+          expires_in: services.tokens.ttlS,
+        };
+      },
+      { transform: gate(services, { auth: false, body: true }), body: LoginBody },
+    )
+    .post(
+      "/auth/logout",
+      async ({ request, set }) => {
+        const principal = principalOf(request);
+        await revokeToken(services.db, principal.jti, principal.exp);
+        set.status = 204;
+        return undefined;
+      },
+      { transform: gate(services, { auth: true }) },
+    )
+    .get(
+      "/me",
+      async ({ request }) => {
+        const user = await findUserById(services.db, principalOf(request).id);
+        if (user === null) throw notFound();
+        return userView(user);
+      },
+      { transform: gate(services, { auth: true }) },
+    )
+    .post(
+      "/users",
+      async ({ body, set }) => {
+        checkNewUser(body);
+        try {
+          const user = await createUser(services, body);
+          set.status = 201;
+          set.headers.location = `/users/${user.id}`;
+          return userView(user);
+        } catch (err) {
+          if (err instanceof EmailTakenError) throw emailTaken();
+          throw err;
+        }
+      },
+      {
+        transform: gate(services, { auth: true, roles: ["admin"], body: true }),
+        body: CreateUserBody,
+      },
+    )
+    .patch(
+      "/users/:id",
+      async ({ body, params }) => {
+        const user = await updateUser(services.db, params.id, body);
+        if (user === null) throw notFound();
+        services.log.info({ userId: user.id, role: user.role, disabled: user.disabled }, "user changed");
+        return userView(user);
+      },
+      {
+        transform: gate(services, { auth: true, roles: ["admin"], body: true }),
+        body: UpdateUserBody,
+        params: t.Object({ id: t.String() }),
+      },
+    );
+}
