@@ -1,4 +1,5 @@
-import { Elysia } from "elysia";
+import { Elysia, ValidationError } from "elysia";
+import type { Logger } from "../log.ts";
 import { isBusyError } from "../store/db.ts";
 import type { Services } from "../service.ts";
 import { requestIdOf, setRequestId, type RawBody } from "./context.ts";
@@ -45,10 +46,66 @@ async function readBody(request: Request, limit: number): Promise<RawBody | { ra
   return { raw: new TextDecoder().decode(bytes) };
 }
 
+/** Maps any error to its problem response; unexpected ones are logged with the request id. */
+function errorResponse(
+  log: Logger,
+  code: unknown,
+  error: unknown,
+  request: Request,
+  path: string,
+): Response {
+  const requestId = requestIdOf(request);
+
+  if (error instanceof ProblemError) {
+    return problemResponse(error.problem, error.headers);
+  }
+  if (error instanceof ValidationError) {
+    return problemResponse(validationProblem(fieldErrors(error.all)).problem);
+  }
+  if (code === "PARSE") {
+    return problemResponse({
+      type: problemType("invalid-json"),
+      title: "Bad request",
+      status: 400,
+      detail: "The request body could not be parsed.",
+    });
+  }
+  if (code === "NOT_FOUND") {
+    return problemResponse({
+      type: problemType("not-found"),
+      title: "Not found",
+      status: 404,
+      detail: "No route matches this method and path.",
+    });
+  }
+  if (isBusyError(error)) {
+    log.warn({ requestId, path }, "store busy; asked the client to retry");
+    return problemResponse(
+      {
+        type: problemType("busy"),
+        title: "Service busy",
+        status: 503,
+        detail: "The service is busy; retry after the given delay.",
+      },
+      { "retry-after": String(BUSY_RETRY_AFTER_S) },
+    );
+  }
+
+  log.error({ err: error, requestId, path }, "request failed");
+  return problemResponse({
+    type: problemType("internal"),
+    title: "Internal server error",
+    status: 500,
+    detail: "An unexpected error occurred. Quote the request id when reporting it.",
+    request_id: requestId,
+  });
+}
+
 /** Builds the HTTP application on top of the running services. */
 export function createApp(services: Services) {
   const log = services.log;
   const started = new WeakMap<Request, number>();
+  const errorStatus = new WeakMap<Request, number>();
 
   return new Elysia({ normalize: false })
     .onRequest(({ request }) => {
@@ -57,63 +114,22 @@ export function createApp(services: Services) {
     })
     .onParse(({ request }) => readBody(request, services.config.bodyLimitBytes))
     .onError(({ code, error, request, path }) => {
-      const requestId = requestIdOf(request);
-
-      if (error instanceof ProblemError) {
-        return problemResponse(error.problem, error.headers);
-      }
-      if (code === "VALIDATION") {
-        return problemResponse(validationProblem(fieldErrors(error.all)).problem);
-      }
-      if (code === "PARSE") {
-        return problemResponse({
-          type: problemType("invalid-json"),
-          title: "Bad request",
-          status: 400,
-          detail: "The request body could not be parsed.",
-        });
-      }
-      if (code === "NOT_FOUND") {
-        return problemResponse({
-          type: problemType("not-found"),
-          title: "Not found",
-          status: 404,
-          detail: "No route matches this method and path.",
-        });
-      }
-      if (isBusyError(error)) {
-        log.warn({ requestId, path }, "store busy; asked the client to retry");
-        return problemResponse(
-          {
-            type: problemType("busy"),
-            title: "Service busy",
-            status: 503,
-            detail: "The service is busy; retry after the given delay.",
-          },
-          { "retry-after": String(BUSY_RETRY_AFTER_S) },
-        );
-      }
-
-      log.error({ err: error, requestId, path }, "request failed");
-      return problemResponse({
-        type: problemType("internal"),
-        title: "Internal server error",
-        status: 500,
-        detail: "An unexpected error occurred. Quote the request id when reporting it.",
-        request_id: requestId,
-      });
+      const response = errorResponse(log, code, error, request, path);
+      errorStatus.set(request, response.status);
+      return response;
     })
-    .onAfterResponse(({ request, route, set, response }) => {
-      const status = response instanceof Response
-        ? response.status
-        : typeof set.status === "number" ? set.status : 200;
+    .onAfterResponse(({ request, route, set, responseValue }) => {
+      const status = errorStatus.get(request) ??
+        (responseValue instanceof Response
+          ? responseValue.status
+          : typeof set.status === "number" ? set.status : 200);
       const ms = performance.now() - (started.get(request) ?? performance.now());
       recordRequest(request.method, route || "unmatched", status, ms / 1000);
       log.info(
         {
           requestId: requestIdOf(request),
           method: request.method,
-          route,
+          route: route || undefined,
           status,
           ms: Math.round(ms * 10) / 10,
         },

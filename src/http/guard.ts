@@ -20,12 +20,15 @@ const REALM = 'Bearer realm="admit"';
 /** RFC 6750 b64token: the characters a Bearer token may contain. */
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
 
-function unauthorized(detail: string, error?: "invalid_token" | "invalid_request") {
+function unauthorized(detail: string, error?: "invalid_token") {
   const challenge = error === undefined ? REALM : `${REALM}, error="${error}"`;
   return new ProblemError(401, "unauthorized", "Unauthorized", detail, {
     headers: { "www-authenticate": challenge },
   });
 }
+
+/** One answer for every unusable token, so the response never tells why it failed. */
+const invalidToken = () => unauthorized("The access token is invalid or expired.", "invalid_token");
 
 /**
  * Authenticates the request's Bearer token (RFC 6750). Tokens are accepted
@@ -39,9 +42,9 @@ export async function authenticate(services: Services, request: Request): Promis
 
   const match = BEARER.exec(header.trim());
   if (match === null) {
-    if (/^bearer\b/i.test(header.trim())) {
-      throw unauthorized("The Authorization header is malformed.", "invalid_request");
-    }
+    // RFC 6750 counts a malformed token as invalid_token, and answers a
+    // request without Bearer credentials with the bare challenge.
+    if (/^bearer(?:\s|$)/i.test(header.trim())) throw invalidToken();
     throw unauthorized("Use a Bearer token.");
   }
 
@@ -50,9 +53,7 @@ export async function authenticate(services: Services, request: Request): Promis
   try {
     claims = await verifyToken(services.tokens, match[1]!, nowS);
   } catch (err) {
-    if (err instanceof InvalidTokenError) {
-      throw unauthorized("The access token is invalid or expired.", "invalid_token");
-    }
+    if (err instanceof InvalidTokenError) throw invalidToken();
     throw err;
   }
 
@@ -64,7 +65,7 @@ export async function authenticate(services: Services, request: Request): Promis
     user.role !== claims.role ||
     (await isRevoked(services.db, claims.jti))
   ) {
-    throw unauthorized("The access token is invalid or expired.", "invalid_token");
+    throw invalidToken();
   }
 
   return {

@@ -56,10 +56,14 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value) ?? "null";
 }
 
-/** Fingerprint of a request: method, route template and the canonical body. */
-export function fingerprint(method: string, route: string, body: unknown): string {
+/**
+ * Fingerprint of a request: method, route template, the concrete path and the
+ * canonical body. The path is included so that one key reused for another
+ * event is a mismatch, not a replay of the other event's response.
+ */
+export function fingerprint(method: string, route: string, path: string, body: unknown): string {
   return createHash("sha256")
-    .update(`${method} ${route}\n${canonicalJson(body ?? null)}`)
+    .update(`${method} ${route} ${path}\n${canonicalJson(body ?? null)}`)
     .digest("base64url");
 }
 
@@ -103,7 +107,12 @@ export async function runIdempotent(
   const scope: IdempotencyScope = {
     principal: input.principal.id,
     key,
-    fingerprint: fingerprint(input.request.method, input.route, input.body),
+    fingerprint: fingerprint(
+      input.request.method,
+      input.route,
+      new URL(input.request.url).pathname,
+      input.body,
+    ),
   };
   const begun = await beginRequest(
     db,
