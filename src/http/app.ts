@@ -15,6 +15,8 @@ import { authRoutes } from "./routes/auth.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { registrationRoutes } from "./routes/registrations.ts";
 import { operationRoutes } from "./routes/operations.ts";
+import { adminRoutes } from "./routes/admin.ts";
+import { checkinRoutes } from "./routes/checkins.ts";
 
 /** Seconds a client is told to wait after the store was too busy to answer. */
 const BUSY_RETRY_AFTER_S = 1;
@@ -139,7 +141,9 @@ export function createApp(services: Services) {
     .use(operationRoutes(services))
     .use(authRoutes(services))
     .use(eventRoutes(services))
-    .use(registrationRoutes(services));
+    .use(registrationRoutes(services))
+    .use(adminRoutes(services))
+    .use(checkinRoutes(services));
 }
 
 export type App = ReturnType<typeof createApp>;
