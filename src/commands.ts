@@ -14,7 +14,7 @@ export const KEEP_RUNNING = -1;
 const USAGE = `usage: admit [serve | migrate | users add | jobs list|retry|discard]
   admit users add --email EMAIL --role student|organizer|admin [--name NAME]
       reads the password from standard input, or prompts for it
-  admit jobs list [--state dead|retrying|scheduled|running]
+  admit jobs list [--state dead|retrying|scheduled|running] [--json]
   admit jobs retry ID | --all
   admit jobs discard ID`;
 
