@@ -1,4 +1,4 @@
-/** Errors raised while rendering a ticket; each has a stable `code`. */
+/** Errors raised while rendering a ticket, each with a stable `code`. */
 
 /**
  * A character has no glyph in any embedded font. Rendering the same text
@@ -21,7 +21,7 @@ export class UnrenderableTextError extends Error {
   }
 }
 
-/** The start time or the time zone is invalid; also a permanent failure. */
+/** The start time or the time zone is invalid, which is also a permanent failure. */
 export class InvalidTicketContentError extends Error {
   override name = "InvalidTicketContentError";
   readonly code = "INVALID_INPUT";

@@ -16,7 +16,7 @@ import {
 import { mkdir, open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
-/** A registration id that cannot name a ticket file; retrying cannot help. */
+/** A registration id that cannot name a ticket file, so retrying cannot help. */
 export class TicketPathError extends Error {
   override name = "TicketPathError";
   readonly code = "INVALID_INPUT";
@@ -88,7 +88,7 @@ export async function writeFileAtomic(
  * The file appears complete or not at all: the contents go to a fsynced
  * temporary file that is then hard-linked to `path`. Unlike rename, link does
  * not replace a file that a concurrent writer created first. A missing
- * directory is created with mode 0700, since this holds secret keys.
+ * directory is created with mode 0700, because it contains secret keys.
  */
 export function writeFileExclusiveSync(
   path: string,
@@ -146,7 +146,7 @@ function errorCode(err: unknown): string | undefined {
 
 /**
  * Classifies a file system error: a full disk, an I/O error, too many open
- * files or a busy resource is transient; anything else is permanent.
+ * files or a busy resource is transient, and anything else is permanent.
  * Follows the `cause` chain, so a wrapped error keeps its class.
  */
 export function classifyFileError(err: unknown): "transient" | "permanent" {

@@ -6,6 +6,7 @@
  * `bun run`, and make `bun build --compile` embed the files in the binary.
  */
 
+import "./regenerator.ts";
 import fontkit from "@pdf-lib/fontkit";
 import type { Font } from "@pdf-lib/fontkit";
 import { readFileSync } from "node:fs";
@@ -51,7 +52,7 @@ export interface LoadedFont {
   font: Font;
 }
 
-/** Fonts read so far in this thread; each file is read and parsed once. */
+/** Fonts read so far in this thread, so each file is read and parsed once. */
 const loadedFonts = new Map<string, LoadedFont>();
 
 /** Returns the path of every font file the renderer may read. */

@@ -1,6 +1,6 @@
 /**
- * A pool of worker threads that render ticket PDFs, so that QR and PDF work
- * never blocks the HTTP event loop.
+ * A pool of worker threads that render ticket PDFs, which keeps the QR and
+ * PDF work off the HTTP event loop.
  *
  * Each worker renders one ticket at a time, and requests wait in a FIFO queue
  * while all workers are busy. Workers start on first use. A worker that
@@ -14,7 +14,7 @@
 
 import type { TicketContent } from "./render.ts";
 
-/** A failed render; `code` survives the thread boundary. */
+/** A failed render, with a `code` that survives the thread boundary. */
 export class RenderError extends Error {
   override name = "RenderError";
 
@@ -61,17 +61,18 @@ interface Slot {
  * relative to the build root, which is src/ when the entry is src/cli.ts.
  */
 function workerUrl(): URL {
-  const here = new URL(import.meta.url);
-  const bundled = !here.pathname.endsWith("/ticket/pool.ts");
-  return new URL(bundled ? "./ticket/render-worker.ts" : "./render-worker.ts", here);
+  const moduleUrl = new URL(import.meta.url);
+  const bundled = !moduleUrl.pathname.endsWith("/ticket/pool.ts");
+  return new URL(bundled ? "./ticket/render-worker.ts" : "./render-worker.ts", moduleUrl);
 }
 
 /** Builds the error for an aborted render, named like the signal's reason. */
 function abortError(signal: AbortSignal): RenderError {
   const reason: unknown = signal.reason;
   const error = new RenderError("Ticket render aborted", "ABORTED", { cause: reason });
-  // AbortSignal.timeout() aborts with a TimeoutError; keep that distinction.
-  error.name = reason instanceof Error && reason.name === "TimeoutError" ? "TimeoutError" : "AbortError";
+  // AbortSignal.timeout() aborts with a TimeoutError, and callers tell timeouts apart by that name.
+  const timedOut = reason instanceof Error && reason.name === "TimeoutError";
+  error.name = timedOut ? "TimeoutError" : "AbortError";
   return error;
 }
 
@@ -81,7 +82,7 @@ export class RenderPool {
   private nextId = 1;
   private closed = false;
 
-  /** Creates a pool of `size` workers; none starts before the first render. */
+  /** Creates a pool of `size` workers. None starts before the first render. */
   constructor(size: number) {
     if (!Number.isInteger(size) || size < 1) {
       throw new RangeError(`Invalid render pool size ${size}: expected an integer of at least 1`);
@@ -165,7 +166,7 @@ export class RenderPool {
 
   private finish(slot: Slot, response: RenderResponse): void {
     const job = slot.job;
-    // A reply for an aborted job from a worker that is being terminated.
+    // Ignore a reply that does not belong to the slot's current job.
     if (job === undefined || response.id !== job.id) return;
 
     slot.job = undefined;

@@ -90,13 +90,11 @@ async function drawLines(
   x: number,
   firstBaseline: number,
   style: LineStyle,
-): Promise<number> {
-  let baseline = firstBaseline;
+): Promise<void> {
   for (const [index, line] of lines.entries()) {
-    if (index > 0) baseline -= style.size * LINE_SPACING;
+    const baseline = firstBaseline - index * style.size * LINE_SPACING;
     await writer.drawLine(page, line, x, baseline, style);
   }
-  return baseline;
 }
 
 async function drawLabel(
@@ -110,7 +108,7 @@ async function drawLabel(
   await writer.drawLine(page, line, x, y, { size: 7.5, color: MUTED });
 }
 
-/** Draws the dark header band with the event title; returns its lower edge. */
+/** Draws the dark header band with the event title and returns its lower edge. */
 async function drawHeader(
   page: PDFPage,
   writer: PdfTextWriter,
@@ -123,7 +121,13 @@ async function drawHeader(
     firstTitleBaseline - (fitted.lines.length - 1) * fitted.size * LINE_SPACING;
   const bottom = lastTitleBaseline - 22;
 
-  page.drawRectangle({ x: 0, y: bottom, width: PAGE_WIDTH, height: PAGE_HEIGHT - bottom, color: NAVY });
+  page.drawRectangle({
+    x: 0,
+    y: bottom,
+    width: PAGE_WIDTH,
+    height: PAGE_HEIGHT - bottom,
+    color: NAVY,
+  });
 
   const label = prepareText("ADMISSION TICKET", "bold", "label");
   await writer.drawLine(page, label, MARGIN, labelBaseline, { size: 8, color: HEADER_LABEL });
@@ -180,8 +184,16 @@ async function drawStub(
   drawQrCode(page, token, (PAGE_WIDTH - QR_SIZE) / 2, QR_BOTTOM, QR_SIZE);
 
   const center = PAGE_WIDTH / 2;
-  await writer.drawLine(page, text.shortId, center, 62, { size: 12, color: INK, align: "center" });
-  await writer.drawLine(page, text.ticketId, center, 48, { size: 7, color: MUTED, align: "center" });
+  await writer.drawLine(page, text.shortId, center, 62, {
+    size: 12,
+    color: INK,
+    align: "center",
+  });
+  await writer.drawLine(page, text.ticketId, center, 48, {
+    size: 7,
+    color: MUTED,
+    align: "center",
+  });
 
   const footer = prepareText("Show this code at the entrance.", "regular", "label");
   await writer.drawLine(page, footer, center, 28, { size: 8, color: MUTED, align: "center" });

@@ -31,8 +31,11 @@ export interface TextRun {
 
 type BidiClass = "L" | "R" | "N";
 
-const RTL_LETTER =
-  /^(?=\p{L})[\p{Script=Arabic}\p{Script=Hebrew}\p{Script=Syriac}\p{Script=Thaana}\p{Script=Nko}]$/u;
+const RTL_SCRIPTS =
+  "\\p{Script=Arabic}\\p{Script=Hebrew}\\p{Script=Syriac}\\p{Script=Thaana}\\p{Script=Nko}";
+const RTL_LETTER = new RegExp(`^(?=\\p{L})[${RTL_SCRIPTS}]$`, "u");
+const RTL_SCRIPT = new RegExp(`^[${RTL_SCRIPTS}]$`, "u");
+const NO_SCRIPT = /^[\p{Script=Common}\p{Script=Inherited}]$/u;
 const LTR_STRONG = /^[\p{L}\p{Nd}]$/u;
 const MARK = /^\p{M}$/u;
 const IGNORABLE = /^\p{Default_Ignorable_Code_Point}$/u;
@@ -168,26 +171,57 @@ export function visualRuns(line: PreparedText): TextRun[] {
 
   return runs.map((run) => {
     const rightToLeft = run.level % 2 === 1;
-    // fontkit reverses a run itself when its script is right-to-left. A run of
-    // neutrals only, such as a space between two Arabic words, is reversed here.
-    const hasRtlLetter = run.chars.some((char) => RTL_LETTER.test(char));
-    const chars = rightToLeft && !hasRtlLetter ? [...run.chars].reverse() : run.chars;
+    // Reversing before shaping cancels fontkit's reversal, or supplies one it
+    // would not do. Runs that need this contain no letters, only digits, spaces
+    // and punctuation, so the reversal cannot break contextual shaping.
+    const chars =
+      rightToLeft === shaperReverses(run.chars) ? run.chars : [...run.chars].reverse();
     return { text: chars.join(""), fontIndex: run.fontIndex, rightToLeft };
   });
 }
 
 /**
- * Returns the advance width of a run at `size` points, measured the way
- * pdf-lib draws it: shaped glyphs, advance widths only, no kerning.
+ * Returns whether fontkit's layout reverses these characters. It does so
+ * when the first character with a script (not Common or Inherited) belongs
+ * to a right-to-left script. That includes the Arabic-Indic digits, which
+ * must still read left to right.
  */
-export function runWidth(run: TextRun, weight: FontWeight, size: number): number {
+function shaperReverses(chars: readonly string[]): boolean {
+  const first = chars.find((char) => !NO_SCRIPT.test(char));
+  return first !== undefined && RTL_SCRIPT.test(first);
+}
+
+/** Position of one shaped glyph, in ems (multiply by the font size for points). */
+export interface GlyphPlacement {
+  xAdvance: number;
+  xOffset: number;
+  yOffset: number;
+}
+
+/**
+ * Shapes a run with fontkit (GSUB substitutions, GPOS kerning and mark
+ * positions) and returns the placement of each glyph in visual order.
+ * The glyphs match pdf-lib's encodeText for the same run one to one, because
+ * both call fontkit's layout on the same font with the default features.
+ */
+export function placeGlyphs(run: TextRun, weight: FontWeight): GlyphPlacement[] {
   const source = fallbackChain(weight)[run.fontIndex];
-  if (source === undefined) return 0;
+  if (source === undefined) return [];
 
   const font = loadFont(source).font;
+  const em = font.unitsPerEm;
+  return font.layout(run.text).positions.map((position) => ({
+    xAdvance: position.xAdvance / em,
+    xOffset: position.xOffset / em,
+    yOffset: position.yOffset / em,
+  }));
+}
+
+/** Returns the advance width of a run at `size` points. */
+export function runWidth(run: TextRun, weight: FontWeight, size: number): number {
   let advance = 0;
-  for (const glyph of font.layout(run.text).glyphs) advance += glyph.advanceWidth;
-  return (advance / font.unitsPerEm) * size;
+  for (const glyph of placeGlyphs(run, weight)) advance += glyph.xAdvance;
+  return advance * size;
 }
 
 /** Returns the width of a line at `size` points. */

@@ -38,7 +38,7 @@ export class TicketKeyError extends Error {
   readonly code = "TICKET_KEY_INVALID";
 }
 
-/** A ticket or event id that a token cannot carry; retrying cannot help. */
+/** A ticket or event id that a token cannot carry, so retrying cannot help. */
 export class TicketIdError extends Error {
   override name = "TicketIdError";
   readonly code = "INVALID_INPUT";
@@ -50,7 +50,7 @@ const SIGNATURE_DOMAIN = "admit-ticket";
 const ID_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
 const SIGNATURE_LENGTH = 64;
 const SIGNATURE_BASE64_LENGTH = 86;
-/** Longest well-formed token: version, two 64-character ids, signature. */
+/** Maximum length of a well-formed token: version, two 64-character ids, signature. */
 export const MAX_TOKEN_LENGTH =
   TOKEN_VERSION.length + 64 + 64 + SIGNATURE_BASE64_LENGTH + 3;
 const TOKEN_PATTERN =
@@ -178,7 +178,7 @@ export function verifyTicketToken(
     const valid = verify(null, signedMessage(ticketId, eventId), publicKey, signature);
     return valid ? { ticketId, eventId } : null;
   } catch {
-    // A key of the wrong type makes verify throw; that is a failed check.
+    // A key of the wrong type makes verify throw, which counts as a failed check.
     return null;
   }
 }

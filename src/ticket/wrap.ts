@@ -4,8 +4,11 @@ import { lineWidth, sliceText, type PreparedText } from "./text.ts";
 import { fontIndexFor } from "./fonts.ts";
 
 /** Scripts written without spaces, where a line may break between any two characters. */
-const BREAK_ANYWHERE =
-  /^[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}\u3000-\u303F\uFF00-\uFFEF]$/u;
+const BREAK_ANYWHERE = new RegExp(
+  "^[\\p{Script=Han}\\p{Script=Hiragana}\\p{Script=Katakana}\\p{Script=Hangul}" +
+    "\\u3000-\\u303F\\uFF00-\\uFFEF]$",
+  "u",
+);
 const MARK = /^\p{M}$/u;
 const ELLIPSIS = "\u2026";
 
@@ -38,7 +41,7 @@ function trimmed(text: PreparedText, start: number, end: number): PreparedText {
 
 /**
  * Breaks `text` into lines no wider than `maxWidth` at `size` points.
- * Breaks after spaces and between CJK characters; a word wider than the line
+ * Breaks after spaces and between CJK characters. A word wider than the line
  * is broken between characters, never before a combining mark.
  */
 export function wrapText(text: PreparedText, size: number, maxWidth: number): PreparedText[] {
@@ -111,10 +114,10 @@ export function fitText(
     if (lines.length <= maxLines) return { size, lines };
   }
 
-  const kept = lines.slice(0, maxLines);
-  const last = kept.pop();
-  if (last !== undefined) kept.push(withEllipsis(last, size, maxWidth));
-  return { size, lines: kept };
+  const visibleLines = lines.slice(0, maxLines);
+  const last = visibleLines.pop();
+  if (last !== undefined) visibleLines.push(withEllipsis(last, size, maxWidth));
+  return { size, lines: visibleLines };
 }
 
 function withEllipsis(line: PreparedText, size: number, maxWidth: number): PreparedText {
