@@ -62,11 +62,18 @@ async function usersCommand(argv: string[], config: Config): Promise<number> {
     console.error(USAGE);
     return 2;
   }
-  const { values } = parseArgs({
-    args: rest,
-    options: { email: { type: "string" }, role: { type: "string" }, name: { type: "string" } },
-    strict: true,
-  });
+  let values: { email?: string; role?: string; name?: string };
+  try {
+    ({ values } = parseArgs({
+      args: rest,
+      options: { email: { type: "string" }, role: { type: "string" }, name: { type: "string" } },
+      strict: true,
+    }));
+  } catch {
+    // The message could repeat a value typed by mistake, such as a password.
+    console.error(`admit users add: unknown or malformed option\n${USAGE}`);
+    return 2;
+  }
   if (values.email === undefined || values.role === undefined) {
     console.error("admit users add: --email and --role are required");
     return 2;

@@ -12,6 +12,9 @@ import { Engine, systemClock, type Clock } from "./runtime/engine.ts";
 import { createMachineRegistry } from "./runtime/machines.ts";
 import { checkpoint, openDatabase } from "./store/db.ts";
 import { sweepExpiredKeys } from "./store/idempotency.ts";
+import { sweepFailures } from "./store/login-failures.ts";
+import { sweepRevokedTokens } from "./store/tokens.ts";
+import { LOGIN_FAILURE_WINDOW_MS } from "./http/rate-limit.ts";
 import { RenderPool } from "./ticket/pool.ts";
 import { loadOrCreateTicketKeys, type TicketKeys } from "./ticket/token.ts";
 import { ensureAdmin } from "./users.ts";
@@ -19,7 +22,10 @@ import { ensureAdmin } from "./users.ts";
 /** Effects running at once, at most; SMTP connections are pooled below this. */
 const EFFECT_CONCURRENCY = 8;
 
-/** How often expired idempotency keys are swept and the WAL is checkpointed. */
+/**
+ * How often expired idempotency keys, revoked tokens and login failures are
+ * swept, and the WAL is checkpointed.
+ */
 const MAINTENANCE_INTERVAL_MS = 60_000;
 
 /** Everything a running admit process holds, handed to the HTTP layer and the CLI. */
@@ -134,8 +140,11 @@ export function startBackground(services: Services): () => void {
 
 async function maintain(services: Services): Promise<void> {
   try {
-    const swept = await sweepExpiredKeys(services.db, services.clock.now());
+    const now = services.clock.now();
+    const swept = await sweepExpiredKeys(services.db, now);
     if (swept > 0) services.log.info({ swept }, "expired idempotency keys swept");
+    await sweepRevokedTokens(services.db, Math.floor(now / 1000));
+    await sweepFailures(services.db, now - LOGIN_FAILURE_WINDOW_MS);
     checkpoint(services.db);
   } catch (err) {
     services.log.warn({ err }, "maintenance failed; will try again");

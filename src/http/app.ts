@@ -33,19 +33,26 @@ function tooLarge(limit: number) {
 }
 
 /**
- * Reads the body as text, enforcing the size limit, and hands it on unparsed:
- * each route's gate parses it after authentication.
+ * Reads the body as text, stopping as soon as it passes the size limit, and
+ * hands it on unparsed: each route's gate parses it after authentication.
  */
 async function readBody(request: Request, limit: number): Promise<RawBody | { raw?: never }> {
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (declared > limit) throw tooLarge(limit);
 
-  const bytes = new Uint8Array(await request.arrayBuffer());
-  if (bytes.byteLength > limit) throw tooLarge(limit);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (request.body !== null) {
+    for await (const chunk of request.body) {
+      size += chunk.byteLength;
+      if (size > limit) throw tooLarge(limit);
+      chunks.push(chunk);
+    }
+  }
 
   const type = request.headers.get("content-type") ?? "";
-  if (bytes.byteLength > 0 && !JSON_TYPE.test(type)) return {};
-  return { raw: new TextDecoder().decode(bytes) };
+  if (size > 0 && !JSON_TYPE.test(type)) return {};
+  return { raw: Buffer.concat(chunks).toString("utf8") };
 }
 
 /** Maps any error to its problem response; unexpected ones are logged with the request id. */
@@ -58,8 +65,10 @@ function errorResponse(
 ): Response {
   const requestId = requestIdOf(request);
 
-  if (error instanceof ProblemError) {
-    return problemResponse(error.problem, error.headers);
+  // Elysia wraps whatever a parse hook throws in a ParseError, with the original as cause.
+  const thrown = code === "PARSE" && error instanceof Error ? error.cause : error;
+  if (thrown instanceof ProblemError) {
+    return problemResponse(thrown.problem, thrown.headers);
   }
   if (error instanceof ValidationError) {
     return problemResponse(validationProblem(fieldErrors(error.all)).problem);

@@ -64,10 +64,10 @@ export function gate(services: Services, options: GateOptions) {
   };
 }
 
+const notAnObject = () => validationProblem([{ pointer: "", detail: "must be a JSON object" }]);
+
 function parseJsonBody(body: unknown): unknown {
-  if (body === undefined || body === null || body === "") {
-    throw validationProblem([{ pointer: "", detail: "must be a JSON object" }]);
-  }
+  if (body === undefined || body === null || body === "") throw notAnObject();
   if (typeof (body as RawBody).raw !== "string") {
     throw new ProblemError(
       415,
@@ -78,14 +78,15 @@ function parseJsonBody(body: unknown): unknown {
   }
 
   const raw = (body as RawBody).raw;
+  // An empty body is a missing object, not malformed JSON.
+  if (raw.trim() === "") throw notAnObject();
+
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
   } catch {
     throw badRequest("invalid-json", "The request body is not valid JSON.");
   }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw validationProblem([{ pointer: "", detail: "must be a JSON object" }]);
-  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw notAnObject();
   return parsed;
 }

@@ -27,8 +27,9 @@ function unauthorized(detail: string, error?: "invalid_token") {
   });
 }
 
-/** One answer for every unusable token, so the response never tells why it failed. */
-const invalidToken = () => unauthorized("The access token is invalid or expired.", "invalid_token");
+/** The same 401 for every unusable token, so the response never reveals why it failed. */
+const invalidToken = () =>
+  unauthorized("The access token is invalid or expired.", "invalid_token");
 
 /**
  * Authenticates the request's Bearer token (RFC 6750). Tokens are accepted
@@ -42,8 +43,8 @@ export async function authenticate(services: Services, request: Request): Promis
 
   const match = BEARER.exec(header.trim());
   if (match === null) {
-    // RFC 6750 counts a malformed token as invalid_token, and answers a
-    // request without Bearer credentials with the bare challenge.
+    // RFC 6750 counts a malformed token as invalid_token. A request without
+    // Bearer credentials gets the bare challenge.
     if (/^bearer(?:\s|$)/i.test(header.trim())) throw invalidToken();
     throw unauthorized("Use a Bearer token.");
   }

@@ -9,14 +9,20 @@ export const FREE_ADDRESS_FAILURES = 20;
 /** First lock after the free failures, doubled for each further failure. */
 export const LOGIN_LOCK_BASE_MS = 30_000;
 export const LOGIN_LOCK_MAX_MS = 15 * 60_000;
+/**
+ * Failures are forgotten after this long without another one. It exceeds the
+ * longest lock, so waiting out a lock does not reset the count.
+ */
+export const LOGIN_FAILURE_WINDOW_MS = 60 * 60_000;
 
 /** Signups one client address may make per window. */
 export const SIGNUPS_PER_WINDOW = 10;
 export const SIGNUP_WINDOW_MS = 10 * 60_000;
 
 /**
- * Lock length after `failures` consecutive failures: none while at most `free`
- * failed, then 30 s, doubling with each further failure up to 15 min.
+ * Lock length after `failures` recent failures: none while fewer than `free`
+ * failed, 30 s from the `free`-th failure on, doubling with each further
+ * failure up to 15 min.
  */
 export function loginLockMs(failures: number, free: number): number {
   if (failures < free) return 0;
@@ -46,9 +52,12 @@ function tooMany(retryAfterMs: number) {
 
 /**
  * Limits failed logins per account and per client address, with a lock that
- * grows with each failure and resets on success, and limits signups per
- * address. Login state lives in the store so it survives restarts; the signup
- * window is kept in memory.
+ * grows with each failure, and limits signups per address. A successful login
+ * resets its account's count. The address count is not reset by a success,
+ * because an attacker could then log in to their own account between guesses
+ * at others. It lapses after LOGIN_FAILURE_WINDOW_MS without failures instead.
+ * Login state lives in the store so it survives restarts; the signup window is
+ * kept in memory.
  */
 export class LoginLimiter {
   private readonly signups = new Map<string, { count: number; windowStart: number }>();
@@ -65,14 +74,24 @@ export class LoginLimiter {
 
   async recordFailure(email: string, address: string): Promise<void> {
     const now = this.services.clock.now();
-    await addFailure(this.services.db, `account:${email}`,
-      (n) => loginLockMs(n, FREE_ACCOUNT_FAILURES), now);
-    await addFailure(this.services.db, `address:${address}`,
-      (n) => loginLockMs(n, FREE_ADDRESS_FAILURES), now);
+    await addFailure(
+      this.services.db,
+      `account:${email}`,
+      (n) => loginLockMs(n, FREE_ACCOUNT_FAILURES),
+      now,
+      LOGIN_FAILURE_WINDOW_MS,
+    );
+    await addFailure(
+      this.services.db,
+      `address:${address}`,
+      (n) => loginLockMs(n, FREE_ADDRESS_FAILURES),
+      now,
+      LOGIN_FAILURE_WINDOW_MS,
+    );
   }
 
-  async recordSuccess(email: string, address: string): Promise<void> {
-    await clearFailures(this.services.db, [`account:${email}`, `address:${address}`]);
+  async recordSuccess(email: string): Promise<void> {
+    await clearFailures(this.services.db, [`account:${email}`]);
   }
 
   async checkSignup(address: string): Promise<void> {

@@ -14,21 +14,27 @@ export async function findFailures(db: Database, scope: string): Promise<Failure
     .get(scope);
 }
 
-/** Counts one more failure and sets the lock the caller computed from the new count. */
+/**
+ * Counts one more failure and sets the lock the caller computed from the new
+ * count. A count whose last failure is more than `windowMs` old starts again
+ * from one, so old failures stop counting without a success to clear them.
+ */
 export async function addFailure(
   db: Database,
   scope: string,
   lockFor: (failures: number) => number,
   now: number,
+  windowMs: number,
 ): Promise<FailureRow> {
   return db
     .transaction(() => {
       const current = db
-        .query<{ failures: number }, [string]>(
-          `SELECT failures FROM login_failures WHERE scope = ?`,
+        .query<{ failures: number; updated_at: number }, [string]>(
+          `SELECT failures, updated_at FROM login_failures WHERE scope = ?`,
         )
         .get(scope);
-      const failures = (current?.failures ?? 0) + 1;
+      const recent = current !== null && now - current.updated_at <= windowMs;
+      const failures = (recent ? current.failures : 0) + 1;
       const lockedUntil = now + lockFor(failures);
       db.query(
         `INSERT INTO login_failures (scope, failures, locked_until, updated_at)

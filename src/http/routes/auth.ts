@@ -25,8 +25,19 @@ function checkNewUser(body: { name: string; password: string }) {
 const emailTaken = () =>
   conflict("email-taken", "Email taken", "An account with this email already exists.");
 
+/**
+ * The same 401 for an unknown email, a wrong password and a disabled account,
+ * so the response does not reveal which accounts exist. RFC 9110 requires a
+ * challenge on every 401.
+ */
 const invalidCredentials = () =>
-  new ProblemError(401, "invalid-credentials", "Unauthorized", "The email or password is wrong.");
+  new ProblemError(
+    401,
+    "invalid-credentials",
+    "Unauthorized",
+    "The email or password is wrong.",
+    { headers: { "www-authenticate": 'Bearer realm="admit"' } },
+  );
 
 export function authRoutes(services: Services) {
   const limiter = new LoginLimiter(services);
@@ -51,7 +62,7 @@ export function authRoutes(services: Services) {
     )
     .post(
       "/auth/login",
-      async ({ body, request, server }) => {
+      async ({ body, request, server, set }) => {
         const address = clientAddress(request, server);
         const email = body.email.trim().toLowerCase();
         await limiter.checkLogin(email, address);
@@ -63,7 +74,7 @@ export function authRoutes(services: Services) {
           throw invalidCredentials();
         }
 
-        await limiter.recordSuccess(email, address);
+        await limiter.recordSuccess(email);
         const nowS = Math.floor(services.clock.now() / 1000);
         const { token } = await issueToken(
           services.tokens,
@@ -71,6 +82,9 @@ export function authRoutes(services: Services) {
           nowS,
         );
         services.log.info({ userId: user.id }, "user logged in");
+        // RFC 6749 section 5.1: a response carrying a token must not be cached.
+        set.headers["cache-control"] = "no-store";
+        set.headers.pragma = "no-cache";
         return {
           access_token: token,
           token_type: "Bearer",
@@ -122,7 +136,10 @@ export function authRoutes(services: Services) {
       async ({ body, params }) => {
         const user = await updateUser(services.db, params.id, body);
         if (user === null) throw notFound();
-        services.log.info({ userId: user.id, role: user.role, disabled: user.disabled }, "user changed");
+        services.log.info(
+          { userId: user.id, role: user.role, disabled: user.disabled },
+          "user changed",
+        );
         return userView(user);
       },
       {
