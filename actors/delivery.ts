@@ -4,7 +4,8 @@
  * recognisable as the same message.
  *
  *   sending  --MAIL.SENT-->      sent (final)
- *   sending  --MAIL.DEFERRED-->  waiting   (breaker open; no attempt spent)
+ *   sending  --MAIL.DEFERRED-->  waiting   (breaker open; this claim spends no
+ *                                             attempt, earlier lost claims do)
  *   sending  --MAIL.FAILED-->    the failure ladder, checked in this order:
  *                                  cancelled        -> cancelled
  *                                  permanent        -> dead
@@ -152,7 +153,17 @@ export function createDeliveryMachine(policy: BackoffPolicy) {
               sentAt: ({ event }) => event.at,
             }),
           },
-          "MAIL.DEFERRED": { target: "waiting", actions: "scheduleBreakerWait" },
+          "MAIL.DEFERRED": {
+            target: "waiting",
+            actions: [
+              // The breaker stopped this claim before it sent anything, but
+              // earlier claims lost in a crash may have reached the server.
+              assign({
+                attempts: ({ context, event }) => context.attempts + event.lostClaims,
+              }),
+              "scheduleBreakerWait",
+            ],
+          },
           "MAIL.FAILED": [
             { guard: "cancelled", target: "cancelled" },
             { guard: "permanent", target: "dead", actions: "recordFailure" },

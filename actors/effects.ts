@@ -78,6 +78,21 @@ async function renderAndStore(deps: EffectDeps, data: TicketData, signal: AbortS
   return pdf;
 }
 
+/** How often mail deferred behind an outstanding half-open probe looks again, in ms. */
+export const HALF_OPEN_RECHECK_MS = 2000;
+
+/**
+ * Returns when deferred mail should try again. While open, that is the probe
+ * time. While a half-open probe is out, it is soon, because the probe usually
+ * answers long before its timeout and closes the breaker.
+ */
+function deferUntil(deps: EffectDeps): number {
+  const now = deps.clock.now();
+  const retryAt = deps.breaker.retryAt() ?? now;
+  if (deps.breaker.state() !== "half_open") return retryAt;
+  return Math.min(retryAt, now + HALF_OPEN_RECHECK_MS);
+}
+
 const CANCELLED: Failure = { class: "cancelled", message: "the registration was cancelled" };
 
 export function renderHandler(deps: EffectDeps): EffectHandler {
@@ -130,7 +145,7 @@ export function sendMailHandler(deps: EffectDeps): EffectHandler {
       }
 
       if (!deps.breaker.canSend()) {
-        const retryAt = deps.breaker.retryAt() ?? deps.clock.now();
+        const retryAt = deferUntil(deps);
         log.info({ retryAt: new Date(retryAt).toISOString() }, "mail deferred: breaker open");
         return { type: "MAIL.DEFERRED", retryAt };
       }

@@ -2,26 +2,10 @@ import type { Database } from "bun:sqlite";
 import type { Logger } from "pino";
 import * as sql from "../store/actors.ts";
 import { isBusyError } from "../store/db.ts";
+import { raceSignal, type AnyEvent, type EffectContext, type EffectHandler } from "./effect.ts";
 import type { Clock, Engine } from "./engine.ts";
 
-type AnyEvent = { type: string } & Record<string, unknown>;
-
-export interface EffectContext {
-  effectId: string;
-  actorId: string;
-  /** How many times this effect has been claimed, this claim included. */
-  claims: number;
-  /** Aborted at the attempt deadline or at shutdown. */
-  signal: AbortSignal;
-  log: Logger;
-}
-
-/** Runs one kind of effect and turns its outcome into the event its actor receives. */
-export interface EffectHandler {
-  run(params: unknown, context: EffectContext): Promise<AnyEvent>;
-  /** The event for an unexpected error or a deadline the run did not meet. */
-  fail(err: unknown, params: unknown, context: EffectContext): AnyEvent;
-}
+export type { EffectContext, EffectHandler } from "./effect.ts";
 
 export interface DispatcherOptions {
   db: Database;
@@ -51,15 +35,31 @@ export class ShutdownError extends Error {
  * Moves actors forward: delivers due inbox events one transaction each, and
  * runs due effects under a lease.
  *
- * Invariants kept here:
- * - An inbox row is deleted in the transaction that applies it, so every event
- *   is applied exactly once unless that transaction fails, in which case it
- *   stays due and is applied later.
- * - An effect row is deleted in the transaction that delivers its result, so a
- *   crash mid-effect leaves it in place; once its lease expires it runs again
- *   (at-least-once) and the result reports the lost claims as spent attempts.
+ * Invariants kept here, with the engine and the store:
+ * - Every inbox event is applied at least once. Its row is deleted in the
+ *   transaction that applies it, so a failed or interrupted transaction leaves
+ *   it due. The one exception is an event whose transition throws, from a
+ *   machine bug or an unreadable row. It is dropped and logged as an error so
+ *   that it cannot block the events queued behind it.
+ * - An effect row is deleted in the transaction that applies its result, so a
+ *   crash mid-effect leaves it in place and it runs again (at-least-once). A
+ *   result whose transition throws is dropped with its row and logged, because
+ *   running the effect again would repeat its side effect to no use.
+ * - An expired lease is reclaimed: a claim is taken over once the clock passes
+ *   its lease_until, which is effectTimeoutMs + LEASE_MARGIN_MS after the
+ *   claim. Each claim increments `claims`, and the run that completes reports
+ *   the earlier claims as `lostClaims`, which the machines count as spent
+ *   attempts. A lease released at shutdown gives its claim back, uncounted.
  * - A result is applied only while the lease that produced it is still held,
  *   so two runs of one effect never both report back.
+ * - A duplicate run repeats the same params: a re-sent mail carries the
+ *   Message-ID fixed when its delivery actor was created.
+ * - A confirmed registration always has live ticket work (an inbox row, a
+ *   durable timer or an effect row), a sent delivery, or a dead ticket or
+ *   delivery (which an operator may discard). Work is committed with the
+ *   snapshot that requests it, and only a final actor's pending work is
+ *   deleted. A dropped event or effect result breaks this for its actor only,
+ *   and the error log names it.
  */
 export class Dispatcher {
   readonly owner = crypto.randomUUID();
@@ -95,8 +95,14 @@ export class Dispatcher {
     await this.loopDone;
 
     const all = Promise.allSettled([...this.running.values()]);
-    const timer = new Promise<"timeout">((resolve) => setTimeout(resolve, deadlineMs, "timeout"));
-    if ((await Promise.race([all, timer])) === "timeout") {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(resolve, deadlineMs, "timeout");
+    });
+    const outcome = await Promise.race([all, deadline]);
+    // A pending deadline timer would keep the process alive after a quick stop.
+    clearTimeout(timer);
+    if (outcome === "timeout") {
       this.shutdown.abort(new ShutdownError("the service is shutting down"));
       await all;
     }
@@ -145,53 +151,55 @@ export class Dispatcher {
   }
 
   private msUntilDue(idleMs: number): number {
-    const next = sql.nextDueAt(this.options.db);
+    // With every slot busy, due effects cannot start: counting them would spin
+    // the loop. A finishing effect wakes it through notify() instead.
+    const slotFree = this.running.size < this.options.concurrency;
+    const next = sql.nextDueAt(this.options.db, slotFree);
     if (next === null) return idleMs;
     return Math.min(idleMs, Math.max(0, next - this.options.clock.now()));
   }
 
   /** Applies due inbox events, one transaction each; returns how many were applied. */
   private applyDueEvents(limit: number): number {
-    const { db, engine, clock, log } = this.options;
+    const { db, engine, clock } = this.options;
     let applied = 0;
 
     while (applied < limit) {
       const now = clock.now();
-      let row: sql.InboxRow | null = null;
+      // Set inside the transaction, so a failed apply still knows its row.
+      const current: { row: sql.InboxRow | null } = { row: null };
       try {
-        row = db
-          .transaction(() => {
-            const due = sql.selectDueInbox(db, now);
-            if (due === null) return null;
-            sql.deleteInbox(db, due.id);
-            engine.deliver(due.actor_id, JSON.parse(due.event) as AnyEvent, now);
-            return due;
-          })
-          .immediate();
+        db.transaction(() => {
+          current.row = sql.selectDueInbox(db, now);
+          if (current.row === null) return;
+          sql.deleteInbox(db, current.row.id);
+          engine.deliver(current.row.actor_id, JSON.parse(current.row.event) as AnyEvent, now);
+        }).immediate();
       } catch (err) {
         if (isBusyError(err)) return applied;
-        // A transition that throws is a bug in a machine. Drop the event so it
-        // cannot block the queue forever, and say so loudly.
-        log.error({ err, inboxId: row?.id }, "event could not be applied");
-        this.dropPoisonedEvent(now);
-        applied++;
-        continue;
+        // A failure before any row was selected is not an event's fault.
+        if (current.row === null) throw err;
+        this.dropPoisonedEvent(current.row, err);
       }
 
-      if (row === null) return applied;
+      if (current.row === null) return applied;
       applied++;
     }
     return applied;
   }
 
-  private dropPoisonedEvent(now: number): void {
+  /**
+   * Deletes an event whose transition throws, a bug in a machine or a row
+   * nobody can read. Left in place it would fail again on every round and
+   * block the events queued behind it.
+   */
+  private dropPoisonedEvent(row: sql.InboxRow, err: unknown): void {
     const { db, log } = this.options;
-    db.transaction(() => {
-      const due = sql.selectDueInbox(db, now);
-      if (due === null) return;
-      sql.deleteInbox(db, due.id);
-      log.error({ actorId: due.actor_id, event: due.event }, "event dropped");
-    }).immediate();
+    db.transaction(() => sql.deleteInbox(db, row.id)).immediate();
+    log.error(
+      { err, inboxId: row.id, actorId: row.actor_id, event: row.event },
+      "event dropped: it could not be applied",
+    );
   }
 
   private startDueEffects(): number {
@@ -213,11 +221,18 @@ export class Dispatcher {
     }
 
     for (const row of claimed) {
-      const run = this.runEffect(row).finally(() => {
-        this.running.delete(row.id);
-        this.notify();
-      });
-      this.running.set(row.id, run);
+      // Keyed by claim too: with a clock that jumps past a lease, this process
+      // may hold a newer claim of an effect it is still running.
+      const key = `${row.id}#${row.claims}`;
+      const run = this.runEffect(row)
+        .catch((err: unknown) => {
+          this.options.log.error({ err, effectId: row.id }, "effect run failed");
+        })
+        .finally(() => {
+          this.running.delete(key);
+          this.notify();
+        });
+      this.running.set(key, run);
     }
     return claimed.length;
   }
@@ -263,33 +278,29 @@ export class Dispatcher {
   private complete(row: sql.EffectRow, event: AnyEvent, log: Logger): void {
     const { db, engine, clock } = this.options;
     const now = clock.now();
-    const applied = db
-      .transaction(() => {
-        if (!sql.holdsLease(db, row.id, this.owner, row.claims)) return false;
-        sql.deleteEffect(db, row.id);
-        engine.deliver(row.actor_id, event, now);
-        return true;
-      })
-      .immediate();
+    let applied: boolean;
+    try {
+      applied = db
+        .transaction(() => {
+          if (!sql.holdsLease(db, row.id, this.owner, row.claims)) return false;
+          sql.deleteEffect(db, row.id);
+          engine.deliver(row.actor_id, event, now);
+          return true;
+        })
+        .immediate();
+    } catch (err) {
+      if (isBusyError(err)) {
+        log.warn({ err }, "effect result not applied: database busy; it runs again after its lease");
+        return;
+      }
+      // Kept, the row would run again after every lease and repeat its side
+      // effect each time, for a result that can never be applied.
+      log.error({ err, event: event.type }, "effect result dropped: it could not be applied");
+      db.transaction(() => {
+        if (sql.holdsLease(db, row.id, this.owner, row.claims)) sql.deleteEffect(db, row.id);
+      }).immediate();
+      return;
+    }
     if (!applied) log.warn("effect result dropped: its lease was taken over");
   }
-}
-
-/** Rejects as soon as the signal aborts, even if the promise never settles. */
-function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(err);
-      },
-    );
-  });
 }

@@ -32,8 +32,25 @@ interface RaiseParams {
   delay?: number;
 }
 
+/**
+ * XState built-ins that act on live child actors. A snapshot restored from the
+ * store has no live children, so these actions would be lost silently.
+ * Machines use `send` and `spawn` instead.
+ */
+const LIVE_ONLY_ACTIONS = new Set(["xstate.sendTo", "xstate.spawnChild", "xstate.stopChild"]);
+
 export class UnknownActorKindError extends Error {
   readonly code = "UNKNOWN_ACTOR_KIND";
+}
+
+/** An actor saved by a newer build, whose snapshot this build may misread. */
+export class NewerMachineVersionError extends Error {
+  readonly code = "NEWER_MACHINE_VERSION";
+}
+
+/** A machine action that is neither an XState built-in nor a registered effect. */
+export class UnknownActionError extends Error {
+  readonly code = "UNKNOWN_ACTION";
 }
 
 /**
@@ -85,7 +102,7 @@ export class Engine {
 
     const entry = this.entry(row.kind);
     if (row.machine_version > entry.version) {
-      throw new Error(
+      throw new NewerMachineVersionError(
         `actor ${actorId} was saved by ${row.kind} machine version ` +
           `${row.machine_version}, newer than this build's ${entry.version}`,
       );
@@ -141,9 +158,14 @@ export class Engine {
         const params = action.params as SpawnParams;
         this.create(params.kind, params.id, registrationId, params.input, now);
       } else if (entry.effects.has(action.type)) {
-        sql.insertEffect(this.db, crypto.randomUUID(), actorId, action.type, action.params, now);
-      } else if (!action.type.startsWith("xstate.")) {
-        throw new Error(`machine action "${action.type}" has no runtime meaning`);
+        // An effect action without params is stored as JSON null, not as SQL NULL.
+        const params = action.params ?? null;
+        sql.insertEffect(this.db, crypto.randomUUID(), actorId, action.type, params, now);
+      } else if (!action.type.startsWith("xstate.") || LIVE_ONLY_ACTIONS.has(action.type)) {
+        throw new UnknownActionError(
+          `machine action "${action.type}" of actor ${actorId} has no durable meaning: ` +
+            `use send, spawn or an effect of kind "${entry.machine.id}"`,
+        );
       }
     }
   }

@@ -176,15 +176,26 @@ export function deleteEffect(db: Database, id: string): void {
   db.query(`DELETE FROM effects WHERE id = ?`).run(id);
 }
 
-/** Releases every lease `owner` holds, so the next start runs those effects at once. */
+/**
+ * Releases every lease `owner` holds, so the next start runs those effects at
+ * once. Each release gives its claim back: an effect cut off by shutdown was
+ * not lost to a crash and does not count as a spent attempt.
+ */
 export function releaseLeases(db: Database, owner: string): number {
   return db
-    .query(`UPDATE effects SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?`)
+    .query(
+      `UPDATE effects
+       SET lease_owner = NULL, lease_until = NULL, claims = max(claims - 1, 0)
+       WHERE lease_owner = ?`,
+    )
     .run(owner).changes;
 }
 
-/** Returns the earliest time anything becomes due, or null when nothing waits. */
-export function nextDueAt(db: Database): number | null {
+/**
+ * Returns the earliest time an inbox row, or with `includeEffects` an effect,
+ * becomes due, or null when nothing waits.
+ */
+export function nextDueAt(db: Database, includeEffects = true): number | null {
   const row = db
     .query<{ inbox: number | null; effects: number | null }, []>(
       `SELECT
@@ -194,6 +205,7 @@ export function nextDueAt(db: Database): number | null {
           FROM effects) AS effects`,
     )
     .get();
-  const times = [row?.inbox, row?.effects].filter((t): t is number => typeof t === "number");
+  const candidates = includeEffects ? [row?.inbox, row?.effects] : [row?.inbox];
+  const times = candidates.filter((t): t is number => typeof t === "number");
   return times.length === 0 ? null : Math.min(...times);
 }

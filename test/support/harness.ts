@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { EffectDeps } from "../../actors/effects.ts";
 import { loadConfig } from "../../src/config.ts";
 import { createApp, type App } from "../../src/http/app.ts";
 import { silentLogger } from "../../src/log.ts";
@@ -34,6 +35,20 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
+/** Returns the dependencies the service's own effect handlers were built with. */
+export function effectDeps(services: Services): EffectDeps {
+  return {
+    db: services.db,
+    clock: services.clock,
+    dataDir: services.config.dataDir,
+    mailFrom: services.config.mailFrom,
+    pool: services.pool,
+    keys: services.keys,
+    transport: services.transport,
+    breaker: services.breaker,
+  };
+}
+
 export function tempDir(prefix = "admit-test-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
@@ -61,20 +76,34 @@ export interface TestService {
   /** Creates an event as `token`'s user and returns its id. */
   event(token: string, capacity?: number): Promise<string>;
   close(): Promise<void>;
+  /**
+   * Closes the services the way a killed process leaves them: the dispatcher
+   * is not stopped, so no lease is released, and the data directory stays for
+   * a new service started with `{ dataDir }`.
+   */
+  crash(): Promise<void>;
+}
+
+export interface TestServiceOptions {
+  random?: () => number;
+  clock?: FakeClock;
+  /** Opens this data directory, left by an earlier service, instead of a fresh one. */
+  dataDir?: string;
 }
 
 let userCounter = 0;
 
 /**
- * Builds the whole service in-process on a fresh data directory, with a fake
- * clock, the outbox mail transport unless `env` sets SMTP_URL, and the
- * dispatcher not started: tests drive it with `dispatcher.runUntilIdle()`.
+ * Builds the whole service in-process on a fresh data directory (or on
+ * `options.dataDir`), with a fake clock, the outbox mail transport unless
+ * `env` sets SMTP_URL, and the dispatcher not started: tests drive it with
+ * `dispatcher.runUntilIdle()`.
  */
 export async function startTestService(
   env: Record<string, string> = {},
-  options: { random?: () => number; clock?: FakeClock } = {},
+  options: TestServiceOptions = {},
 ): Promise<TestService> {
-  const dataDir = tempDir();
+  const dataDir = options.dataDir ?? tempDir();
   const clock = options.clock ?? new FakeClock();
   const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: "silent", ...env });
   const services = await createServices(config, silentLogger(), {
@@ -139,6 +168,9 @@ export async function startTestService(
       await services.dispatcher.stop(0);
       await closeServices(services);
       rmSync(dataDir, { recursive: true, force: true });
+    },
+    async crash() {
+      await closeServices(services);
     },
   };
 }
