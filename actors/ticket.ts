@@ -10,7 +10,8 @@
  *                                     out of attempts    -> dead
  *                                     otherwise          -> retrying
  *   retrying  --after backoff-->    rendering
- *   delivering --RESEND-->          delivering (spawns a new delivery, new Message-ID)
+ *   delivering --RESEND-->          delivering (cancels the current delivery unless it
+ *                                   finished, and spawns a new one with a new Message-ID)
  *   dead      --RESEND-->           rendering
  *   pending, rendering, retrying --RESEND--> same state, the coming delivery renamed
  *   any but cancelled --CANCEL-->   cancelled (final)
@@ -20,7 +21,7 @@
  */
 import { assign, setup } from "xstate";
 import { retryDelay, type BackoffPolicy } from "../src/retry/backoff.ts";
-import type { Delivered, EffectResult, Failure, SpawnParams } from "./protocol.ts";
+import type { Delivered, EffectResult, Failure, SendParams, SpawnParams } from "./protocol.ts";
 
 export const TICKET_MACHINE_VERSION = 1;
 
@@ -79,6 +80,7 @@ export function createTicketMachine(policy: BackoffPolicy) {
     actions: {
       render: (_, _params: RenderParams) => {},
       spawn: (_, _params: SpawnParams) => {},
+      send: (_, _params: SendParams) => {},
       recordFailure: assign(({ context, event }) => {
         const failed = event as FailedEvent;
         return {
@@ -167,6 +169,15 @@ export function createTicketMachine(policy: BackoffPolicy) {
         on: {
           RESEND: {
             actions: [
+              // The previous delivery stops unless it already finished, so the
+              // attendee gets one copy per resend, not two.
+              {
+                type: "send",
+                params: ({ context }) => ({
+                  to: context.deliveryId,
+                  event: { type: "CANCEL" },
+                }),
+              },
               assign({
                 deliveryId: ({ event }) => event.deliveryId,
                 messageId: ({ event }) => event.messageId,

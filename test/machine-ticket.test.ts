@@ -193,12 +193,15 @@ describe("ticket resend", () => {
     expect(renderedAgain.actions).toEqual([spawnDelivery("d-2", "<m-2@admit>")]);
   });
 
-  test("resend in delivering spawns a new delivery", () => {
+  test("resend in delivering replaces the delivery", () => {
     const { next, actions } = step(reach.delivering(), resend(2));
 
     expect(next.value).toBe("delivering");
     expect(next.context.messageId).toBe("<m-2@admit>");
-    expect(actions).toEqual([spawnDelivery("d-2", "<m-2@admit>")]);
+    expect(actions).toEqual([
+      { type: "send", params: { to: "d-1", event: { type: "CANCEL" } } },
+      spawnDelivery("d-2", "<m-2@admit>"),
+    ]);
   });
 
   test("resend in dead renders with a fresh budget", () => {
