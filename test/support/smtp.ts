@@ -44,6 +44,11 @@ export interface FakeSmtp {
   /** smtp://127.0.0.1:PORT */
   url: string;
   messages: ReceivedMail[];
+  /**
+   * Messages whose content arrived but drew a "data" fault, parsed. Filled only
+   * with the `recordRejected` option.
+   */
+  rejected: ReceivedMail[];
   /** Replaces the fault queue. */
   setFault(fault: Fault | Fault[]): void;
   /** Resolves once at least `n` messages arrived, or rejects after `timeoutMs`. */
@@ -71,10 +76,13 @@ export interface SmtpServerOptions {
    * loopback and any other login fails with 535. Sending without AUTH is always allowed.
    */
   users?: Record<string, string>;
+  /** Keep every message that drew a "data" fault in `rejected`. */
+  recordRejected?: boolean;
 }
 
 export async function startSmtpServer(options: SmtpServerOptions = {}): Promise<FakeSmtp> {
   const messages: ReceivedMail[] = [];
+  const rejected: ReceivedMail[] = [];
   const sockets = new Map<number, Socket>();
   const transactionFaults = new Map<string, Fault>();
   const waiters: Waiter[] = [];
@@ -153,16 +161,20 @@ export async function startSmtpServer(options: SmtpServerOptions = {}): Promise<
       stream.on("error", (error) => callback(error));
       stream.on("end", () => {
         const fault = transactionFaults.get(session.id);
-        if (fault?.stage === "data") {
-          transactionFaults.delete(session.id);
-          applyFault(fault, session, callback);
-          return;
-        }
         const raw = Buffer.concat(chunks);
         const envelope = {
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
           to: session.envelope.rcptTo.map((recipient) => recipient.address),
         };
+        if (fault?.stage === "data") {
+          transactionFaults.delete(session.id);
+          if (options.recordRejected === true) {
+            // A message that fails to parse is only left out of `rejected`.
+            parseMail(raw, envelope).then((mail) => rejected.push(mail), () => {});
+          }
+          applyFault(fault, session, callback);
+          return;
+        }
         parseMail(raw, envelope).then(
           (mail) => {
             messages.push(mail);
@@ -212,6 +224,7 @@ export async function startSmtpServer(options: SmtpServerOptions = {}): Promise<
     port,
     url: `smtp://127.0.0.1:${port}`,
     messages,
+    rejected,
 
     setFault(fault) {
       faults = Array.isArray(fault) ? [...fault] : [fault];
