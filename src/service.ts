@@ -131,6 +131,7 @@ export async function createServices(
 
 /** Starts background work: the dispatcher and periodic maintenance. Returns a stopper. */
 export function startBackground(services: Services): () => void {
+  services.pool.warm();
   services.dispatcher.start();
   const timer = setInterval(() => {
     void maintain(services);

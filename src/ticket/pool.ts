@@ -4,8 +4,8 @@
  *
  * Each worker renders one ticket at a time, and requests wait in a FIFO queue
  * while all workers are busy. Workers start on first use. A worker that
- * crashes, or is terminated because its render was aborted, is replaced on
- * the next request.
+ * crashes, or that runs past HUNG_RENDER_MS after its render was aborted, is
+ * terminated and replaced on the next request.
  *
  * For `bun build --compile`, pass the worker as an extra entrypoint:
  * `bun build --compile src/cli.ts src/ticket/render-worker.ts --outfile dist/admit`.
@@ -38,8 +38,19 @@ export type RenderResponse =
   | { id: number; ok: true; pdf: Uint8Array }
   | { id: number; ok: false; code: string; message: string };
 
+/**
+ * How long a worker may go on with a render whose caller gave up before it is
+ * terminated. Renders take well under a second once fonts are loaded, so a
+ * worker still busy after this is taken to be hung.
+ */
+export const HUNG_RENDER_MS = 30_000;
+
 interface Job {
   id: number;
+  /** The caller was answered (result, error or abort); a late reply is dropped. */
+  done: boolean;
+  /** Set while an abandoned render still occupies its worker. */
+  hungTimer: ReturnType<typeof setTimeout> | undefined;
   content: TicketContent;
   resolve: (pdf: Uint8Array) => void;
   reject: (err: Error) => void;
@@ -93,8 +104,7 @@ export class RenderPool {
   /**
    * Renders a ticket in a worker and returns the PDF bytes.
    * Rejects with RenderError: the worker's error code, ABORTED when `signal`
-   * fires (the running worker is then terminated), WORKER_CRASHED, or
-   * POOL_CLOSED after close().
+   * fires, WORKER_CRASHED, or POOL_CLOSED after close().
    */
   render(content: TicketContent, signal?: AbortSignal): Promise<Uint8Array> {
     if (this.closed) {
@@ -105,6 +115,8 @@ export class RenderPool {
     return new Promise<Uint8Array>((resolve, reject) => {
       const job: Job = {
         id: this.nextId++,
+        done: false,
+        hungTimer: undefined,
         content,
         resolve,
         reject,
@@ -116,6 +128,15 @@ export class RenderPool {
       this.queue.push(job);
       this.dispatch();
     });
+  }
+
+  /** Starts every worker now, so the first renders do not pay for loading fonts. */
+  warm(): void {
+    if (this.closed) return;
+    for (const slot of this.slots) {
+      const worker = slot.worker ?? this.spawn(slot);
+      worker.unref();
+    }
   }
 
   /**
@@ -171,6 +192,7 @@ export class RenderPool {
 
     slot.job = undefined;
     slot.worker?.unref();
+    clearTimeout(job.hungTimer);
     if (response.ok) {
       this.settle(job, response.pdf);
     } else {
@@ -195,8 +217,16 @@ export class RenderPool {
     } else {
       const slot = this.slots.find((candidate) => candidate.job === job);
       if (slot === undefined) return;
-      // pdf-lib cannot be interrupted, so the worker goes and a new one replaces it.
-      this.retire(slot);
+      // pdf-lib cannot be interrupted. Terminating the worker would throw away
+      // its loaded fonts, and under load that turns slow first renders into
+      // endless timeouts, so the render finishes in the background unless it
+      // is hung.
+      job.hungTimer = setTimeout(() => {
+        if (slot.job !== job) return;
+        this.retire(slot);
+        this.dispatch();
+      }, HUNG_RENDER_MS);
+      job.hungTimer.unref?.();
     }
 
     if (job.signal !== undefined) this.settle(job, abortError(job.signal));
@@ -205,6 +235,7 @@ export class RenderPool {
 
   /** Terminates the slot's worker and frees the slot. */
   private retire(slot: Slot): void {
+    clearTimeout(slot.job?.hungTimer);
     const worker = slot.worker;
     slot.worker = undefined;
     slot.job = undefined;
@@ -212,6 +243,8 @@ export class RenderPool {
   }
 
   private settle(job: Job, outcome: Uint8Array | Error): void {
+    if (job.done) return;
+    job.done = true;
     job.signal?.removeEventListener("abort", job.onAbort);
     if (outcome instanceof Error) {
       job.reject(outcome);

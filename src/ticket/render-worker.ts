@@ -4,9 +4,16 @@
  */
 
 import type { RenderRequest, RenderResponse } from "./pool.ts";
+import { fallbackChain, loadFont } from "./fonts.ts";
 import { renderTicketPdf } from "./render.ts";
 
 declare const self: Worker;
+
+// Load every font when the worker starts rather than in its first render, so
+// a render's time does not depend on which worker it lands on.
+for (const weight of ["regular", "bold"] as const) {
+  for (const source of fallbackChain(weight)) loadFont(source);
+}
 
 function errorCode(err: unknown): string {
   if (typeof err === "object" && err !== null && "code" in err && typeof err.code === "string") {
