@@ -139,10 +139,6 @@ describe("e2e crash", () => {
     const env = baseEnv({
       SMTP_URL: smtp.url,
       // Short, so a killed effect's lease expires within the settle time.
-      // NOTE: with a 2 s deadline the render pool can stall after a restart. A
-      // render that waits in the pool queue or on a cold worker times out, and
-      // the abort terminates its worker, whose replacement loads its fonts
-      // again. A failure with tickets stuck in "rendering" shows this.
       EFFECT_TIMEOUT_MS: "2000",
       SMTP_TIMEOUT_MS: "1000",
       // A key left in flight by a killed process is taken over after this.
