@@ -56,6 +56,8 @@ export function registrationView(registration: RegistrationRow, ticket: TicketVi
       attempts: ticket.attempts,
       next_attempt_at: ticket.next_attempt_at,
       last_error: ticket.last_error,
+      delivery_id: ticket.delivery_id,
+      message_id: ticket.message_id,
     },
     created_at: iso(registration.created_at),
     cancelled_at: iso(registration.cancelled_at),
