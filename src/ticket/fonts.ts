@@ -55,6 +55,20 @@ export interface LoadedFont {
 /** Fonts read so far in this thread, so each file is read and parsed once. */
 const loadedFonts = new Map<string, LoadedFont>();
 
+/** Parsed fonts by the exact byte array they were parsed from. */
+const fontsByBytes = new WeakMap<Uint8Array, Font>();
+
+/**
+ * A fontkit for pdf-lib's registerFontkit that reuses the parsed font for
+ * bytes from loadFont. pdf-lib otherwise parses the whole font file again on
+ * every embedFont, which was most of a ticket's render time.
+ */
+export const cachingFontkit = {
+  create(bytes: Uint8Array, postscriptName?: string): Font {
+    return fontsByBytes.get(bytes) ?? fontkit.create(bytes, postscriptName);
+  },
+};
+
 /** Returns the path of every font file the renderer may read. */
 export function fontPaths(): string[] {
   return Object.values(FALLBACK_CHAINS).flatMap((chain) =>
@@ -73,9 +87,50 @@ export function loadFont(source: FontSource): LoadedFont {
 
   const file = readFileSync(source.path);
   const bytes = padGlyphRecords(new Uint8Array(file.buffer, file.byteOffset, file.byteLength));
-  const loaded = { source, bytes, font: fontkit.create(bytes) };
+  const loaded = { source, bytes, font: memoizeLayout(fontkit.create(bytes)) };
   loadedFonts.set(source.name, loaded);
+  fontsByBytes.set(bytes, loaded.font);
   return loaded;
+}
+
+/** Layout caches of the loaded fonts, emptied by startDocument. */
+const layoutCaches: Map<string, ReturnType<Font["layout"]>>[] = [];
+
+/**
+ * Caches the font's layout results. Shaping (GSUB and GPOS lookups) was most
+ * of a ticket's render time, and the renderer and pdf-lib's encodeText lay out
+ * the same strings several times per ticket. Callers only read the runs.
+ */
+function memoizeLayout(font: Font): Font {
+  const layout = font.layout.bind(font);
+  const cache = new Map<string, ReturnType<Font["layout"]>>();
+  layoutCaches.push(cache);
+
+  font.layout = (text, features) => {
+    const key = features === undefined ? text : `${JSON.stringify(features)}\u0000${text}`;
+    const cached = cache.get(key);
+    if (cached !== undefined) return cached;
+
+    const run = layout(text, features);
+    cache.set(key, run);
+    return run;
+  };
+  return font;
+}
+
+/**
+ * Empties the per-document caches of every loaded font. Call it before each
+ * document. fontkit caches a glyph with the code points of the text it first
+ * came from, and pdf-lib writes those into the PDF's text layer, so a glyph
+ * reused from another ticket can carry the wrong characters. The parsed
+ * tables, the expensive part, stay cached.
+ * NOTE: this clears `_glyphs`, a private field of @pdf-lib/fontkit 1.1.1.
+ */
+export function startDocument(): void {
+  for (const cache of layoutCaches) cache.clear();
+  for (const loaded of loadedFonts.values()) {
+    (loaded.font as unknown as { _glyphs: Record<number, unknown> })._glyphs = {};
+  }
 }
 
 /**

@@ -8,7 +8,7 @@
  */
 
 import { PDFDocument, PageSizes, rgb, type PDFPage } from "pdf-lib";
-import fontkit from "@pdf-lib/fontkit";
+import { cachingFontkit, startDocument } from "./fonts.ts";
 import { formatStart, shortTicketId } from "./format.ts";
 import { PdfTextWriter, type LineStyle } from "./pdf-text.ts";
 import { drawQrCode } from "./qr.ts";
@@ -52,6 +52,7 @@ const RULE = rgb(0.78, 0.8, 0.84);
 
 /** Renders the ticket and returns the PDF file's bytes. */
 export async function renderTicketPdf(content: TicketContent): Promise<Uint8Array> {
+  startDocument();
   const start = formatStart(content.startsAt, content.timeZone);
 
   // Prepare all text first, so an unrenderable character fails before any drawing.
@@ -67,7 +68,7 @@ export async function renderTicketPdf(content: TicketContent): Promise<Uint8Arra
 
   // Without updateMetadata pdf-lib adds no creation time, so equal content gives equal bytes.
   const doc = await PDFDocument.create({ updateMetadata: false });
-  doc.registerFontkit(fontkit);
+  doc.registerFontkit(cachingFontkit);
   doc.setTitle(content.eventTitle);
   doc.setSubject("Admission ticket");
   doc.setCreator("admit");
