@@ -60,6 +60,7 @@ describe("renderTicketPdf", () => {
     "Αλέξανδρος",
     "Дмитрий",
     "王小明",
+    "김민준",
     "Ōtsuka Chōji",
     "François d'Été",
   ];
@@ -201,5 +202,15 @@ describe("renderTicketPdf", () => {
     const render = renderTicketPdf({ ...base, startsAt: "next friday" });
 
     await expect(render).rejects.toBeInstanceOf(InvalidTicketContentError);
+  });
+});
+
+describe("renderTicketPdf right to left", () => {
+  test("renders Hebrew name", async () => {
+    const pdf = await renderTicketPdf({ ...base, attendeeName: "דוד כהן" });
+    const text = pdfText(pdf);
+
+    for (const letter of "דודכהן") expect(text).toContain(letter);
+    expect(decodeQrCodes(pdf)).toEqual([base.token]);
   });
 });

@@ -7,7 +7,9 @@ import { fitText, wrapText } from "../src/ticket/wrap.ts";
 
 const LATIN = 0;
 const ARABIC = 1;
-const CJK = 2;
+const HEBREW = 2;
+const CJK = 3;
+const KOREAN = 4;
 
 function joined(line: PreparedText): string {
   return line.chars.join("");
@@ -15,9 +17,9 @@ function joined(line: PreparedText): string {
 
 describe("prepareText", () => {
   test("assigns the first covering font", () => {
-    const text = prepareText("Aя王م", "regular", "name");
+    const text = prepareText("Aя王مש김", "regular", "name");
 
-    expect(text.fonts).toEqual([LATIN, LATIN, CJK, ARABIC]);
+    expect(text.fonts).toEqual([LATIN, LATIN, CJK, ARABIC, HEBREW, KOREAN]);
   });
 
   test("collapses whitespace and composes accents", () => {

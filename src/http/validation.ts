@@ -1,3 +1,4 @@
+import { codePointLabel, unrenderableCodePoint } from "../ticket/coverage.ts";
 import type { FieldError } from "./problem.ts";
 
 interface SchemaError {
@@ -17,6 +18,20 @@ const FORBIDDEN_TEXT = /[\p{Cc}\p{Zl}\p{Zp}\p{Cs}\u202A-\u202E\u2066-\u2069]/u;
 const EMAIL = /^[^\s@<>()",;:\\[\]]+@[^\s@<>()",;:\\[\]]+\.[^\s@<>()",;:\\[\]]+$/;
 
 export const MAX_EMAIL_LENGTH = 254;
+
+/**
+ * Checks a text that ends up on a ticket: no control characters, and every
+ * character drawable by the ticket fonts. Returns the problem, or null.
+ */
+export function ticketTextProblem(text: string): string | null {
+  if (hasForbiddenCharacters(text)) return "must not contain control characters";
+  if (text.trim() === "") return "must not be blank";
+  const codePoint = unrenderableCodePoint(text);
+  if (codePoint !== null) {
+    return `contains ${codePointLabel(codePoint)}, which the ticket fonts cannot draw`;
+  }
+  return null;
+}
 
 export function hasForbiddenCharacters(text: string): boolean {
   return FORBIDDEN_TEXT.test(text);

@@ -18,6 +18,10 @@ import arabicRegular from "@expo-google-fonts/noto-sans-arabic/400Regular/NotoSa
 import arabicBold from "@expo-google-fonts/noto-sans-arabic/700Bold/NotoSansArabic_700Bold.ttf" with { type: "file" };
 import scRegular from "@expo-google-fonts/noto-sans-sc/400Regular/NotoSansSC_400Regular.ttf" with { type: "file" };
 import scBold from "@expo-google-fonts/noto-sans-sc/700Bold/NotoSansSC_700Bold.ttf" with { type: "file" };
+import hebrewRegular from "@expo-google-fonts/noto-sans-hebrew/400Regular/NotoSansHebrew_400Regular.ttf" with { type: "file" };
+import hebrewBold from "@expo-google-fonts/noto-sans-hebrew/700Bold/NotoSansHebrew_700Bold.ttf" with { type: "file" };
+import krRegular from "@expo-google-fonts/noto-sans-kr/400Regular/NotoSansKR_400Regular.ttf" with { type: "file" };
+import krBold from "@expo-google-fonts/noto-sans-kr/700Bold/NotoSansKR_700Bold.ttf" with { type: "file" };
 
 export type FontWeight = "regular" | "bold";
 
@@ -29,18 +33,23 @@ export interface FontSource {
 
 /**
  * Fonts tried in order for each character: Latin, Greek and Cyrillic first,
- * then Arabic, then Chinese (which also covers kana and CJK punctuation).
+ * then Arabic, Hebrew, Chinese (which also covers kana and CJK punctuation),
+ * and Korean for Hangul.
  */
 const FALLBACK_CHAINS: Record<FontWeight, readonly FontSource[]> = {
   regular: [
     { name: "NotoSans-Regular", path: notoSansRegular },
     { name: "NotoSansArabic-Regular", path: arabicRegular },
+    { name: "NotoSansHebrew-Regular", path: hebrewRegular },
     { name: "NotoSansSC-Regular", path: scRegular },
+    { name: "NotoSansKR-Regular", path: krRegular },
   ],
   bold: [
     { name: "NotoSans-Bold", path: notoSansBold },
     { name: "NotoSansArabic-Bold", path: arabicBold },
+    { name: "NotoSansHebrew-Bold", path: hebrewBold },
     { name: "NotoSansSC-Bold", path: scBold },
+    { name: "NotoSansKR-Bold", path: krBold },
   ],
 };
 

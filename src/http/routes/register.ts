@@ -9,7 +9,7 @@ import type { Principal } from "../guard.ts";
 import { jsonStored, problemStored, runIdempotent } from "../idempotency.ts";
 import { ProblemError, conflict, notFound, validationProblem } from "../problem.ts";
 import { RegisterBody } from "../schemas.ts";
-import { hasForbiddenCharacters } from "../validation.ts";
+import { ticketTextProblem } from "../validation.ts";
 import { PENDING_TICKET, registrationView } from "../views.ts";
 
 const ROUTE = "/events/:id/registrations";
@@ -45,8 +45,10 @@ function respond(outcome: RegisterOutcome) {
 function attendeeFor(principal: Principal, body: typeof RegisterBody.static) {
   const name = body.name ?? principal.name;
   const email = body.email ?? principal.email;
-  if (hasForbiddenCharacters(name)) {
-    throw validationProblem([{ pointer: "/name", detail: "must not contain control characters" }]);
+  const problem = ticketTextProblem(name);
+  if (problem !== null) {
+    // A default name from the account is reported against the field that would carry it.
+    throw validationProblem([{ pointer: "/name", detail: problem }]);
   }
   if (principal.role === "student" && email.toLowerCase() !== principal.email.toLowerCase()) {
     throw new ProblemError(
