@@ -4,8 +4,11 @@
  *
  *   bun bench/load.ts --url http://127.0.0.1:3000 --mode hot --requests 2000 --concurrency 32
  *
+ * Each run first sends --warmup unmeasured registrations to a separate event.
+ *
  * Modes:
- *   hot     every request registers a new attendee for one event
+ *   hot     every request registers a new attendee for one event; with
+ *           --capacity below --requests, the rest race for the last seats and get 409
  *   many    requests spread over --events events
  *   replay  first registers --requests attendees, then repeats every request
  *           with its Idempotency-Key and measures only the replays
@@ -21,6 +24,8 @@ const { values } = parseArgs({
     requests: { type: "string", default: "2000" },
     concurrency: { type: "string", default: "32" },
     events: { type: "string", default: "50" },
+    capacity: { type: "string" },
+    warmup: { type: "string", default: "200" },
     email: { type: "string", default: process.env.ADMIN_EMAIL ?? "admin@example.com" },
     password: { type: "string", default: process.env.ADMIN_PASSWORD ?? "" },
   },
@@ -127,8 +132,22 @@ function report(label: string, result: Result): void {
 
 const token = await login();
 
+// Unmeasured requests first, so JIT warm-up and worker start-up are not in the numbers.
+const warmup = Number(values.warmup);
+if (warmup > 0) {
+  const eventId = await createEvent(token, warmup);
+  await run(
+    token,
+    Array.from({ length: warmup }, (_, i) => ({
+      eventId,
+      key: `${runId}-warm-${i}`,
+      email: `warm-${runId}-${i}@example.com`,
+    })),
+  );
+}
+
 if (mode === "hot") {
-  const eventId = await createEvent(token, total);
+  const eventId = await createEvent(token, Number(values.capacity ?? total));
   const jobs = Array.from({ length: total }, (_, i) => ({
     eventId,
     key: `${runId}-${i}`,
