@@ -118,6 +118,14 @@ describe("e2e retry", () => {
       [2, "failed", 421],
       [3, "sent", null],
     ]);
+
+    const retries = logsWith(setup.server.logs, "mail retry scheduled");
+    expect(retries).toHaveLength(2);
+    for (const line of retries) {
+      expect(line.deliveryId).toBe(job?.id);
+      expect(line.registrationId).toBe(registration.id);
+      expect(typeof line.delayMs).toBe("number");
+    }
   }, TEST_TIMEOUT_MS);
 
   test("permanent reply dead-letters at once", async () => {
@@ -162,6 +170,11 @@ describe("e2e retry", () => {
     expect(done.ticket.attempts).toBe(3);
     expect(done.ticket.last_error).not.toBeNull();
     expect(setup.smtp.messages).toHaveLength(0);
+
+    const dead = logsWith(setup.server.logs, "mail dead-lettered");
+    expect(dead).toHaveLength(1);
+    expect(dead[0]?.attempts).toBe(3);
+    expect(dead[0]?.registrationId).toBe(registration.id);
   }, TEST_TIMEOUT_MS);
 
   test("hung DATA times out then retries", async () => {

@@ -3,7 +3,8 @@ import type { Logger } from "pino";
 import * as sql from "../store/actors.ts";
 import { isBusyError } from "../store/db.ts";
 import { raceSignal, type AnyEvent, type EffectContext, type EffectHandler } from "./effect.ts";
-import type { Clock, Engine } from "./engine.ts";
+import type { Clock, Engine, StateChange } from "./engine.ts";
+import { logStateChange } from "./state-log.ts";
 
 export type { EffectContext, EffectHandler } from "./effect.ts";
 
@@ -168,12 +169,13 @@ export class Dispatcher {
       const now = clock.now();
       // Set inside the transaction, so a failed apply still knows its row.
       const current: { row: sql.InboxRow | null } = { row: null };
+      let change: StateChange | null = null;
       try {
-        db.transaction(() => {
+        change = db.transaction(() => {
           current.row = sql.selectDueInbox(db, now);
-          if (current.row === null) return;
+          if (current.row === null) return null;
           sql.deleteInbox(db, current.row.id);
-          engine.deliver(current.row.actor_id, JSON.parse(current.row.event) as AnyEvent, now);
+          return engine.deliver(current.row.actor_id, JSON.parse(current.row.event) as AnyEvent, now);
         }).immediate();
       } catch (err) {
         if (isBusyError(err)) return applied;
@@ -183,6 +185,7 @@ export class Dispatcher {
       }
 
       if (current.row === null) return applied;
+      if (change !== null) logStateChange(this.options.log, change, now);
       applied++;
     }
     return applied;
@@ -279,12 +282,13 @@ export class Dispatcher {
     const { db, engine, clock } = this.options;
     const now = clock.now();
     let applied: boolean;
+    let change: StateChange | null = null;
     try {
       applied = db
         .transaction(() => {
           if (!sql.holdsLease(db, row.id, this.owner, row.claims)) return false;
           sql.deleteEffect(db, row.id);
-          engine.deliver(row.actor_id, event, now);
+          change = engine.deliver(row.actor_id, event, now);
           return true;
         })
         .immediate();
@@ -302,5 +306,6 @@ export class Dispatcher {
       return;
     }
     if (!applied) log.warn("effect result dropped: its lease was taken over");
+    if (change !== null) logStateChange(this.options.log, change, now);
   }
 }

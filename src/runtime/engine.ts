@@ -19,6 +19,16 @@ export interface MachineEntry {
 
 export type MachineRegistry = Readonly<Record<string, MachineEntry>>;
 
+/** What one delivered event did to an actor, for logging after the commit. */
+export interface StateChange {
+  actorId: string;
+  kind: string;
+  registrationId: string;
+  from: string;
+  to: string;
+  context: Record<string, unknown>;
+}
+
 type AnyEvent = { type: string } & Record<string, unknown>;
 
 interface ExecutableAction {
@@ -93,12 +103,13 @@ export class Engine {
   }
 
   /**
-   * Delivers one event to an actor. Returns false, changing nothing, when the
-   * actor does not exist or already reached a final state.
+   * Delivers one event to an actor and returns the state change. Returns null,
+   * changing nothing, when the actor does not exist or already reached a final
+   * state.
    */
-  deliver(actorId: string, event: AnyEvent, now: number): boolean {
+  deliver(actorId: string, event: AnyEvent, now: number): StateChange | null {
     const row = sql.selectActor(this.db, actorId);
-    if (row === null || row.done === 1) return false;
+    if (row === null || row.done === 1) return null;
 
     const entry = this.entry(row.kind);
     if (row.machine_version > entry.version) {
@@ -129,7 +140,14 @@ export class Engine {
 
     // A finished actor never needs its timers or unstarted effects again.
     if (done) sql.deletePendingWork(this.db, actorId, now);
-    return true;
+    return {
+      actorId,
+      kind: row.kind,
+      registrationId: row.registration_id,
+      from: row.state,
+      to: stateName(next.value),
+      context: next.context as Record<string, unknown>,
+    };
   }
 
   private perform(
