@@ -58,7 +58,7 @@ async function createEvent(token: string, capacity: number): Promise<string> {
     body: JSON.stringify({
       title: `Load test ${runId}`,
       venue: "Bench Hall",
-      starts_at: "2027-06-01T18:00:00+02:00",
+      starts_at: new Date(Date.now() + 90 * 86_400_000).toISOString(),
       time_zone: "Europe/Vienna",
       capacity,
     }),

@@ -93,7 +93,29 @@ function readSmtpUrl(env: Env): string | undefined {
   if (url.protocol !== "smtp:" && url.protocol !== "smtps:") {
     throw new ConfigError("SMTP_URL must start with smtp:// or smtps://");
   }
+  if (url.hostname === "") {
+    throw new ConfigError("SMTP_URL has no host; expected smtp://user:pass@host:587");
+  }
   return raw;
+}
+
+/** `addr@host` or `Name <addr@host>`; each side of the "@" is non-empty and has no spaces. */
+const MAIL_FROM = /^(?:[^<>]*<[^<>\s@]+@[^<>\s@]+>|[^<>\s@]+@[^<>\s@]+)$/;
+
+/** Control characters would end the From header early or inject another one. */
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+
+function readMailFrom(env: Env): string {
+  const raw = readString(env, "MAIL_FROM");
+  if (raw === undefined) return DEFAULTS.mailFrom;
+  const value = raw.trim();
+  if (CONTROL_CHARACTERS.test(value) || !MAIL_FROM.test(value)) {
+    throw new ConfigError(
+      "MAIL_FROM must be an address such as tickets@example.com or " +
+        "admit <tickets@example.com>",
+    );
+  }
+  return value;
 }
 
 function readJwtSecret(env: Env, name: string): string | undefined {
@@ -140,7 +162,7 @@ export function loadConfig(env: Env = process.env): Config {
     host: readString(env, "HOST") ?? DEFAULTS.host,
     dataDir: readString(env, "DATA_DIR") ?? DEFAULTS.dataDir,
     smtpUrl: readSmtpUrl(env),
-    mailFrom: readString(env, "MAIL_FROM") ?? DEFAULTS.mailFrom,
+    mailFrom: readMailFrom(env),
     jwtSecret: readJwtSecret(env, "JWT_SECRET"),
     jwtPreviousSecrets: previous,
     adminEmail,

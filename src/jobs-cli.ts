@@ -1,4 +1,6 @@
 import type { Database } from "bun:sqlite";
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import pino from "pino";
 import type { Config } from "./config.ts";
@@ -27,7 +29,7 @@ import {
  */
 
 export const EXIT_OK = 0;
-/** The job does not exist, or is not dead. */
+/** The job does not exist or is not dead, or DATA_DIR contains no database. */
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 
@@ -51,9 +53,13 @@ interface JobsContext {
   log: Logger;
 }
 
-class UsageError extends Error {
+/** A command line that cannot run as given; the message names the argument at fault. */
+export class UsageError extends Error {
   readonly code = "USAGE";
 }
+
+/** The store's file in DATA_DIR, as openDatabase names it. */
+const DATABASE_FILE = "admit.sqlite";
 
 /** Runs `admit jobs SUBCOMMAND …` and returns the exit code. */
 export async function jobsCommand(argv: string[], config: Config): Promise<number> {
@@ -65,6 +71,16 @@ export async function jobsCommand(argv: string[], config: Config): Promise<numbe
     if (!(err instanceof UsageError) && !isParseArgsError(err)) throw err;
     console.error(`admit jobs: ${(err as Error).message}\n${USAGE}`);
     return EXIT_USAGE;
+  }
+
+  // openDatabase would create an empty store, and the command would then
+  // report no jobs instead of a wrong DATA_DIR.
+  const file = resolve(config.dataDir, DATABASE_FILE);
+  if (!existsSync(file)) {
+    console.error(
+      `admit jobs: no admit database at ${file}; set DATA_DIR to the service's data directory`,
+    );
+    return EXIT_FAILED;
   }
 
   const db = openDatabase(config.dataDir);

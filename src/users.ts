@@ -1,9 +1,34 @@
 import { hashPassword, passwordProblem } from "./auth/passwords.ts";
 import type { Services } from "./service.ts";
-import { findUserByEmail, insertUser, updateUser, type Role, type UserRow } from "./store/users.ts";
+import {
+  findUserByEmail,
+  insertUser,
+  updateUser,
+  type NewUser,
+  type Role,
+  type UserRow,
+} from "./store/users.ts";
 
 export class InvalidPasswordError extends Error {
   readonly code = "INVALID_PASSWORD";
+}
+
+/**
+ * Checks the password limits and hashes the password, giving the values of a
+ * new user's row. Hashing is slow and async, so it runs before the insert's
+ * transaction, never inside it.
+ */
+export async function prepareUser(
+  input: { email: string; name: string; password: string; role: Role },
+): Promise<NewUser> {
+  const problem = passwordProblem(input.password);
+  if (problem !== null) throw new InvalidPasswordError(`password ${problem}`);
+  return {
+    email: input.email,
+    name: input.name,
+    passwordHash: await hashPassword(input.password),
+    role: input.role,
+  };
 }
 
 /** Creates a user with a hashed password after checking the password limits. */
@@ -11,18 +36,7 @@ export async function createUser(
   services: Pick<Services, "db" | "clock">,
   input: { email: string; name: string; password: string; role: Role },
 ): Promise<UserRow> {
-  const problem = passwordProblem(input.password);
-  if (problem !== null) throw new InvalidPasswordError(`password ${problem}`);
-  return insertUser(
-    services.db,
-    {
-      email: input.email,
-      name: input.name,
-      passwordHash: await hashPassword(input.password),
-      role: input.role,
-    },
-    services.clock.now(),
-  );
+  return insertUser(services.db, await prepareUser(input), services.clock.now());
 }
 
 /**

@@ -10,7 +10,7 @@ import {
   problemType,
   validationProblem,
 } from "./problem.ts";
-import { fieldErrors } from "./validation.ts";
+import { fieldErrors, queryProblem } from "./validation.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { registrationRoutes } from "./routes/registrations.ts";
@@ -71,7 +71,9 @@ function errorResponse(
     return problemResponse(thrown.problem, thrown.headers);
   }
   if (error instanceof ValidationError) {
-    return problemResponse(validationProblem(fieldErrors(error.all)).problem);
+    const errors = fieldErrors(error.all);
+    const problem = error.type === "query" ? queryProblem(errors) : validationProblem(errors);
+    return problemResponse(problem.problem);
   }
   if (code === "PARSE") {
     return problemResponse({

@@ -1,6 +1,7 @@
 import { t } from "elysia";
+import { queryProblem } from "./validation.ts";
 
-/** Request body schemas. Unknown fields are rejected everywhere. */
+/** Request body and query schemas. Unknown body fields are rejected everywhere. */
 
 export const LIMITS = {
   nameLength: 200,
@@ -8,6 +9,7 @@ export const LIMITS = {
   venueLength: 300,
   maxCapacity: 100_000,
   pageSize: 100,
+  maxOffset: 1_000_000,
 } as const;
 
 const strict = { additionalProperties: false } as const;
@@ -55,7 +57,37 @@ export const RegisterBody = t.Object(
 
 export const CheckinBody = t.Object({ code: t.String({ minLength: 1, maxLength: 512 }) }, strict);
 
+/** Decimal digits only: no sign, exponent, fraction, hex prefix or spaces. */
+const DIGITS = /^[0-9]+$/;
+
+/**
+ * Builds a query parameter that contains an integer from `min` to `max` and
+ * decodes to a number. The decode step throws the 422 itself, naming the
+ * parameter.
+ *
+ * Elysia's t.Integer is not used because it checks the range only after
+ * decoding, in an error without the parameter's name. Its string branch also
+ * shows `default: 0` in the OpenAPI document.
+ */
+function queryInteger(name: string, min: number, max: number, description: string) {
+  const invalid = () =>
+    queryProblem([{ pointer: `/${name}`, detail: `must be an integer from ${min} to ${max}` }]);
+
+  return t
+    .Transform(t.String({ description: `${description}: an integer from ${min} to ${max}.` }))
+    .Decode((text) => {
+      if (!DIGITS.test(text)) throw invalid();
+      const value = Number(text);
+      if (value < min || value > max) throw invalid();
+      return value;
+    })
+    .Encode((value) => String(value));
+}
+
+/** Page size; the routes use LIMITS.pageSize when it is absent. */
+export const PageLimit = queryInteger("limit", 1, LIMITS.pageSize, "Page size");
+
 export const Page = t.Object({
-  limit: t.Optional(t.Numeric({ minimum: 1, maximum: LIMITS.pageSize })),
-  offset: t.Optional(t.Numeric({ minimum: 0 })),
+  limit: t.Optional(PageLimit),
+  offset: t.Optional(queryInteger("offset", 0, LIMITS.maxOffset, "Items to skip")),
 });

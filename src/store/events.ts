@@ -1,4 +1,6 @@
 import type { Database } from "bun:sqlite";
+import type { StoredResponse } from "./idempotency.ts";
+import { storeResponse, type Idempotent, type Responder } from "./registrations.ts";
 
 export interface EventRow {
   id: string;
@@ -24,7 +26,17 @@ export interface NewEvent {
 const COLUMNS =
   "id, title, venue, starts_at, time_zone, capacity, seats_taken, organizer_id, created_at";
 
-export async function insertEvent(db: Database, event: NewEvent, now: number) {
+/**
+ * Inserts an event and, in the same transaction, builds the HTTP response to
+ * it and stores that under the idempotency key, if any.
+ */
+export async function insertEvent(
+  db: Database,
+  event: NewEvent,
+  now: number,
+  respond: Responder<EventRow>,
+  idempotent: Idempotent | null,
+): Promise<{ event: EventRow; response: StoredResponse }> {
   const row: EventRow = {
     id: crypto.randomUUID(),
     title: event.title,
@@ -36,20 +48,22 @@ export async function insertEvent(db: Database, event: NewEvent, now: number) {
     organizer_id: event.organizerId,
     created_at: now,
   };
-  db.transaction(() => {
-    db.query(`INSERT INTO events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
-      row.id,
-      row.title,
-      row.venue,
-      row.starts_at,
-      row.time_zone,
-      row.capacity,
-      row.seats_taken,
-      row.organizer_id,
-      row.created_at,
-    );
-  }).immediate();
-  return row;
+  return db
+    .transaction(() => {
+      db.query(`INSERT INTO events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+        row.id,
+        row.title,
+        row.venue,
+        row.starts_at,
+        row.time_zone,
+        row.capacity,
+        row.seats_taken,
+        row.organizer_id,
+        row.created_at,
+      );
+      return { event: row, response: storeResponse(db, row, now, respond, idempotent) };
+    })
+    .immediate();
 }
 
 export async function findEvent(db: Database, id: string): Promise<EventRow | null> {

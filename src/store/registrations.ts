@@ -31,6 +31,7 @@ export interface NewRegistration {
 export type RegisterOutcome =
   | { kind: "created"; registration: RegistrationRow }
   | { kind: "event_not_found" }
+  | { kind: "event_started" }
   | { kind: "event_full" }
   | { kind: "already_registered"; existingId: string };
 
@@ -43,6 +44,23 @@ export interface Idempotent {
   ttlMs: number;
 }
 
+/**
+ * Builds the response to a command's outcome and stores it under the
+ * idempotency key, if there is one. Call it inside the command's transaction,
+ * so the stored response commits or rolls back with the effect.
+ */
+export function storeResponse<T>(
+  db: Database,
+  outcome: T,
+  now: number,
+  respond: Responder<T>,
+  idempotent: Idempotent | null,
+): StoredResponse {
+  const response = respond(outcome);
+  if (idempotent !== null) saveResponse(db, idempotent.scope, response, now, idempotent.ttlMs);
+  return response;
+}
+
 export function selectRegistration(db: Database, id: string): RegistrationRow | null {
   return db
     .query<RegistrationRow, [string]>(`SELECT ${COLUMNS} FROM registrations WHERE id = ?`)
@@ -53,7 +71,8 @@ export function selectRegistration(db: Database, id: string): RegistrationRow | 
  * Registers an attendee in one transaction: the seat, the registration row,
  * its registration and ticket actors with the first inbox event, and the
  * stored idempotent response all commit together or not at all. The seat is
- * taken by a conditional UPDATE, so concurrent requests never oversell.
+ * taken by a conditional UPDATE, so concurrent requests never oversell. An
+ * event whose start is at or before `now` takes no more registrations.
  */
 export async function registerAttendee(
   db: Database,
@@ -66,11 +85,7 @@ export async function registerAttendee(
   return db
     .transaction(() => {
       const outcome = takeSeat(db, engine, input, now);
-      const response = respond(outcome);
-      if (idempotent !== null) {
-        saveResponse(db, idempotent.scope, response, now, idempotent.ttlMs);
-      }
-      return { outcome, response };
+      return { outcome, response: storeResponse(db, outcome, now, respond, idempotent) };
     })
     .immediate();
 }
@@ -82,9 +97,11 @@ function takeSeat(
   now: number,
 ): RegisterOutcome {
   const event = db
-    .query<{ id: string }, [string]>(`SELECT id FROM events WHERE id = ?`)
+    .query<{ starts_at: string }, [string]>(`SELECT starts_at FROM events WHERE id = ?`)
     .get(input.eventId);
   if (event === null) return { kind: "event_not_found" };
+  // Registration closes when the event starts. starts_at is stored as UTC ISO 8601.
+  if (Date.parse(event.starts_at) <= now) return { kind: "event_started" };
 
   const existing = db
     .query<{ id: string }, [string, string]>(
@@ -176,11 +193,7 @@ export async function cancelRegistration(
   return db
     .transaction(() => {
       const outcome = cancelInTransaction(db, engine, id, now);
-      const response = respond(outcome);
-      if (idempotent !== null) {
-        saveResponse(db, idempotent.scope, response, now, idempotent.ttlMs);
-      }
-      return { outcome, response };
+      return { outcome, response: storeResponse(db, outcome, now, respond, idempotent) };
     })
     .immediate();
 }
@@ -247,11 +260,7 @@ export async function resendTicket(
         );
         outcome = { kind: "accepted", deliveryId };
       }
-      const response = respond(outcome);
-      if (idempotent !== null) {
-        saveResponse(db, idempotent.scope, response, now, idempotent.ttlMs);
-      }
-      return { outcome, response };
+      return { outcome, response: storeResponse(db, outcome, now, respond, idempotent) };
     })
     .immediate();
 }

@@ -1,4 +1,6 @@
 import type { Database } from "bun:sqlite";
+import type { StoredResponse } from "./idempotency.ts";
+import { storeResponse, type Idempotent, type Responder } from "./registrations.ts";
 
 export type Role = "student" | "organizer" | "admin";
 export const ROLES: readonly Role[] = ["student", "organizer", "admin"];
@@ -35,9 +37,8 @@ export interface NewUser {
   role: Role;
 }
 
-/** Inserts a user; throws EmailTakenError when the email (case-insensitive) exists. */
-export async function insertUser(db: Database, user: NewUser, now: number): Promise<UserRow> {
-  const row: UserRow = {
+function newUserRow(user: NewUser, now: number): UserRow {
+  return {
     id: crypto.randomUUID(),
     email: user.email,
     name: user.name,
@@ -47,28 +48,59 @@ export async function insertUser(db: Database, user: NewUser, now: number): Prom
     token_version: 0,
     created_at: now,
   };
-  try {
-    db.transaction(() => {
-      db.query(
-        `INSERT INTO users (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(
-        row.id,
-        row.email,
-        row.name,
-        row.password_hash,
-        row.role,
-        row.disabled,
-        row.token_version,
-        row.created_at,
-      );
-    }).immediate();
-  } catch (err) {
-    if ((err as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE") {
-      throw new EmailTakenError("a user with this email already exists", { cause: err });
-    }
-    throw err;
-  }
+}
+
+/** Inserts the row unless its email exists in any letter case, and returns whether it did. */
+function insertRow(db: Database, row: UserRow): boolean {
+  const result = db
+    .query(
+      `INSERT INTO users (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (email) DO NOTHING`,
+    )
+    .run(
+      row.id,
+      row.email,
+      row.name,
+      row.password_hash,
+      row.role,
+      row.disabled,
+      row.token_version,
+      row.created_at,
+    );
+  return result.changes === 1;
+}
+
+/** Inserts a user; throws EmailTakenError when the email (case-insensitive) exists. */
+export async function insertUser(db: Database, user: NewUser, now: number): Promise<UserRow> {
+  const row = newUserRow(user, now);
+  const inserted = db.transaction(() => insertRow(db, row)).immediate();
+  if (!inserted) throw new EmailTakenError(`a user with email ${user.email} already exists`);
   return row;
+}
+
+export type NewUserOutcome = { kind: "created"; user: UserRow } | { kind: "email_taken" };
+
+/**
+ * Inserts a user and, in the same transaction, builds the HTTP response to it
+ * and stores that under the idempotency key, if any. A taken email is an
+ * outcome here, so its response is stored like any other.
+ */
+export async function insertUserWithResponse(
+  db: Database,
+  user: NewUser,
+  now: number,
+  respond: Responder<NewUserOutcome>,
+  idempotent: Idempotent | null,
+): Promise<{ outcome: NewUserOutcome; response: StoredResponse }> {
+  const row = newUserRow(user, now);
+  return db
+    .transaction(() => {
+      const outcome: NewUserOutcome = insertRow(db, row)
+        ? { kind: "created", user: row }
+        : { kind: "email_taken" };
+      return { outcome, response: storeResponse(db, outcome, now, respond, idempotent) };
+    })
+    .immediate();
 }
 
 export interface UserChange {

@@ -13,7 +13,7 @@ import {
 import { gate, principalOf } from "../context.ts";
 import { jsonStored, problemStored, runIdempotent } from "../idempotency.ts";
 import { badRequest, conflict, notFound } from "../problem.ts";
-import { LIMITS } from "../schemas.ts";
+import { LIMITS, PageLimit } from "../schemas.ts";
 
 /**
  * Operator API for mail deliveries ("jobs"): list them by state, inspect one
@@ -31,7 +31,7 @@ const JobQuery = t.Object({
       t.Literal("running"),
     ]),
   ),
-  limit: t.Optional(t.Numeric({ minimum: 1, maximum: LIMITS.pageSize })),
+  limit: t.Optional(PageLimit),
   cursor: t.Optional(t.String({ minLength: 1, maxLength: 200 })),
 });
 

@@ -2,21 +2,29 @@ import { Elysia, t } from "elysia";
 import { passwordProblem, verifyPassword } from "../../auth/passwords.ts";
 import { issueToken } from "../../auth/tokens.ts";
 import type { Services } from "../../service.ts";
-import { findUserByEmail, findUserById, updateUser, EmailTakenError } from "../../store/users.ts";
+import {
+  EmailTakenError,
+  findUserByEmail,
+  findUserById,
+  insertUserWithResponse,
+  updateUser,
+  type NewUserOutcome,
+} from "../../store/users.ts";
 import { revokeToken } from "../../store/tokens.ts";
-import { createUser } from "../../users.ts";
+import { createUser, prepareUser } from "../../users.ts";
 import { gate, principalOf } from "../context.ts";
+import { jsonStored, problemStored, runIdempotent } from "../idempotency.ts";
 import { ProblemError, conflict, notFound, validationProblem } from "../problem.ts";
 import { CreateUserBody, LoginBody, SignupBody, UpdateUserBody } from "../schemas.ts";
-import { hasForbiddenCharacters } from "../validation.ts";
+import { ticketTextProblem } from "../validation.ts";
 import { userView } from "../views.ts";
 import { LoginLimiter, clientAddress } from "../rate-limit.ts";
 
+/** Checks a new account's name, which is its default ticket name, and password. */
 function checkNewUser(body: { name: string; password: string }) {
   const errors = [];
-  if (hasForbiddenCharacters(body.name)) {
-    errors.push({ pointer: "/name", detail: "must not contain control characters" });
-  }
+  const nameProblem = ticketTextProblem(body.name);
+  if (nameProblem !== null) errors.push({ pointer: "/name", detail: nameProblem });
   const problem = passwordProblem(body.password);
   if (problem !== null) errors.push({ pointer: "/password", detail: problem });
   if (errors.length > 0) throw validationProblem(errors);
@@ -24,6 +32,16 @@ function checkNewUser(body: { name: string; password: string }) {
 
 const emailTaken = () =>
   conflict("email-taken", "Email taken", "An account with this email already exists.");
+
+function respondToNewUser(outcome: NewUserOutcome) {
+  if (outcome.kind === "email_taken") return problemStored(emailTaken());
+  return jsonStored(201, userView(outcome.user), { location: `/users/${outcome.user.id}` });
+}
+
+/** Returns whether a change to one's own account would lock an admin out. */
+function demotesOrDisables(change: typeof UpdateUserBody.static): boolean {
+  return change.disabled === true || (change.role !== undefined && change.role !== "admin");
+}
 
 /**
  * The same 401 for an unknown email, a wrong password and a disabled account,
@@ -114,17 +132,35 @@ export function authRoutes(services: Services) {
     )
     .post(
       "/users",
-      async ({ body, set }) => {
+      async ({ body, request }) => {
         checkNewUser(body);
-        try {
-          const user = await createUser(services, body);
-          set.status = 201;
-          set.headers.location = `/users/${user.id}`;
-          return userView(user);
-        } catch (err) {
-          if (err instanceof EmailTakenError) throw emailTaken();
-          throw err;
-        }
+        const principal = principalOf(request);
+        // NOTE: the fingerprint leaves out the password, so the key's record
+        // contains no fast hash of it. A retry under the same key that changes
+        // only the password replays the first response.
+        const { password: _password, ...fingerprinted } = body;
+
+        return runIdempotent(
+          services,
+          { request, principal, route: "/users", body: fingerprinted, required: false },
+          async (idempotent) => {
+            const user = await prepareUser(body);
+            const { outcome, response } = await insertUserWithResponse(
+              services.db,
+              user,
+              services.clock.now(),
+              respondToNewUser,
+              idempotent,
+            );
+            if (outcome.kind === "created") {
+              services.log.info(
+                { userId: outcome.user.id, role: outcome.user.role, createdBy: principal.id },
+                "user created",
+              );
+            }
+            return response;
+          },
+        );
       },
       {
         transform: gate(services, { auth: true, roles: ["admin"], body: true }),
@@ -133,7 +169,14 @@ export function authRoutes(services: Services) {
     )
     .patch(
       "/users/:id",
-      async ({ body, params }) => {
+      async ({ body, params, request }) => {
+        if (params.id === principalOf(request).id && demotesOrDisables(body)) {
+          throw conflict(
+            "cannot-change-self",
+            "Cannot change self",
+            "An admin cannot disable or demote their own account; ask another admin.",
+          );
+        }
         const user = await updateUser(services.db, params.id, body);
         if (user === null) throw notFound();
         services.log.info(

@@ -1,13 +1,14 @@
 import { Elysia, t } from "elysia";
 import type { Services } from "../../service.ts";
-import { insertEvent, listEvents } from "../../store/events.ts";
+import { insertEvent, listEvents, type EventRow } from "../../store/events.ts";
 import { listEventRegistrations } from "../../store/registrations.ts";
 import { ticketView } from "../../store/tickets.ts";
 import { managedEvent, visibleEvent } from "../access.ts";
 import { gate, principalOf } from "../context.ts";
+import { jsonStored, runIdempotent } from "../idempotency.ts";
 import { validationProblem, type FieldError } from "../problem.ts";
 import { CreateEventBody, LIMITS, Page } from "../schemas.ts";
-import { hasForbiddenCharacters } from "../validation.ts";
+import { parseOffsetDateTime, ticketTextProblem } from "../validation.ts";
 import { eventView, registrationView } from "../views.ts";
 import { registerRoute } from "./register.ts";
 
@@ -20,28 +21,27 @@ function isTimeZone(zone: string): boolean {
   }
 }
 
-/** Requires an explicit offset, so a start time is never read in the server's zone. */
-const OFFSET_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
+const START_FORMAT =
+  "must be an ISO 8601 date-time with offset, such as 2027-03-01T18:00:00+01:00";
 
-function checkEvent(body: typeof CreateEventBody.static): string {
+/** Checks the fields that do not depend on the clock and returns the start in epoch ms. */
+function checkEvent(body: typeof CreateEventBody.static): number {
   const errors: FieldError[] = [];
   for (const field of ["title", "venue"] as const) {
-    if (hasForbiddenCharacters(body[field])) {
-      errors.push({ pointer: `/${field}`, detail: "must not contain control characters" });
-    }
+    const problem = ticketTextProblem(body[field]);
+    if (problem !== null) errors.push({ pointer: `/${field}`, detail: problem });
   }
-  const startsAt = new Date(body.starts_at);
-  if (!OFFSET_DATE_TIME.test(body.starts_at) || Number.isNaN(startsAt.getTime())) {
-    errors.push({
-      pointer: "/starts_at",
-      detail: "must be an ISO 8601 date-time with offset, such as 2027-03-01T18:00:00+01:00",
-    });
-  }
+  const startsAt = parseOffsetDateTime(body.starts_at);
+  if (startsAt === null) errors.push({ pointer: "/starts_at", detail: START_FORMAT });
   if (!isTimeZone(body.time_zone)) {
     errors.push({ pointer: "/time_zone", detail: "must be an IANA time zone such as Europe/Vienna" });
   }
-  if (errors.length > 0) throw validationProblem(errors);
-  return startsAt.toISOString();
+  if (errors.length > 0 || startsAt === null) throw validationProblem(errors);
+  return startsAt;
+}
+
+function respondToNewEvent(event: EventRow) {
+  return jsonStored(201, eventView(event), { location: `/events/${event.id}` });
 }
 
 function page(query: { limit?: number; offset?: number }) {
@@ -52,25 +52,38 @@ export function eventRoutes(services: Services) {
   return new Elysia()
     .post(
       "/events",
-      async ({ body, request, set }) => {
+      async ({ body, request }) => {
         const principal = principalOf(request);
         const startsAt = checkEvent(body);
-        const event = await insertEvent(
-          services.db,
-          {
-            title: body.title,
-            venue: body.venue,
-            startsAt,
-            timeZone: body.time_zone,
-            capacity: body.capacity,
-            organizerId: principal.id,
+
+        return runIdempotent(
+          services,
+          { request, principal, route: "/events", body, required: false },
+          async (idempotent) => {
+            // Checked under the key, so a replay returns the stored 201 even
+            // after the start has passed.
+            const now = services.clock.now();
+            if (startsAt <= now) {
+              throw validationProblem([{ pointer: "/starts_at", detail: "must be in the future" }]);
+            }
+            const { event, response } = await insertEvent(
+              services.db,
+              {
+                title: body.title,
+                venue: body.venue,
+                startsAt: new Date(startsAt).toISOString(),
+                timeZone: body.time_zone,
+                capacity: body.capacity,
+                organizerId: principal.id,
+              },
+              now,
+              respondToNewEvent,
+              idempotent,
+            );
+            services.log.info({ eventId: event.id, organizerId: principal.id }, "event created");
+            return response;
           },
-          services.clock.now(),
         );
-        services.log.info({ eventId: event.id, organizerId: principal.id }, "event created");
-        set.status = 201;
-        set.headers.location = `/events/${event.id}`;
-        return eventView(event);
       },
       {
         transform: gate(services, { auth: true, roles: ["organizer", "admin"], body: true }),

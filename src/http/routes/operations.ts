@@ -24,6 +24,8 @@ export function operationRoutes(services: Services) {
               "`Idempotent-Replayed: true`; the same key with a different body is 422; " +
               "while the first request runs, 409 with Retry-After. Keys are scoped to " +
               "the authenticated user and expire after IDEMPOTENCY_TTL_S seconds. " +
+              "POST /auth/signup and POST /auth/login take no key, because they have " +
+              "no authenticated user to scope it to. " +
               "Errors are RFC 9457 problem details.",
           },
           components: {

@@ -22,6 +22,14 @@ function respond(outcome: RegisterOutcome) {
       });
     case "event_not_found":
       return problemStored(notFound());
+    case "event_started":
+      return problemStored(
+        conflict(
+          "event-started",
+          "Event started",
+          "The event has already started; registration is closed.",
+        ),
+      );
     case "event_full":
       return problemStored(
         conflict("event-full", "Event full", "The event has no seats left."),
