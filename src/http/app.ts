@@ -18,7 +18,7 @@ import { operationRoutes } from "./routes/operations.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { checkinRoutes } from "./routes/checkins.ts";
 
-/** Seconds a client is told to wait after the store was too busy to answer. */
+/** Seconds a client should wait before retrying when the store was busy. */
 const BUSY_RETRY_AFTER_S = 1;
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;

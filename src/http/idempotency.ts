@@ -154,7 +154,7 @@ export async function runIdempotent(
   }
 }
 
-/** A JSON response ready to store: status, the headers a replay repeats, and the body. */
+/** Builds a storable JSON response: status, the headers a replay repeats, and the body. */
 export function jsonStored(
   status: number,
   body: unknown,
