@@ -34,7 +34,7 @@ interface ServerLike {
   requestIP(request: Request): { address: string } | null;
 }
 
-/** The peer address of the connection. Forwarded headers are not trusted. */
+/** Returns the peer address of the connection. Forwarded headers are not trusted. */
 export function clientAddress(request: Request, server: ServerLike | null): string {
   return server?.requestIP(request)?.address ?? "unknown";
 }

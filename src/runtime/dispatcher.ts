@@ -18,7 +18,7 @@ export interface DispatcherOptions {
   effectTimeoutMs: number;
   /** Effects run at the same time, at most. */
   concurrency: number;
-  /** Longest sleep between polls when nothing is due, in milliseconds. */
+  /** Maximum sleep between polls when nothing is due, in milliseconds. */
   idleMs?: number;
 }
 
@@ -167,7 +167,7 @@ export class Dispatcher {
 
     while (applied < limit) {
       const now = clock.now();
-      // Set inside the transaction, so a failed apply still knows its row.
+      // Set inside the transaction, so a failed apply still has its row.
       const current: { row: sql.InboxRow | null } = { row: null };
       let change: StateChange | null = null;
       try {

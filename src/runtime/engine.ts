@@ -19,7 +19,7 @@ export interface MachineEntry {
 
 export type MachineRegistry = Readonly<Record<string, MachineEntry>>;
 
-/** What one delivered event did to an actor, for logging after the commit. */
+/** The state change one delivered event made to an actor, for logging after the commit. */
 export interface StateChange {
   actorId: string;
   kind: string;
