@@ -84,7 +84,7 @@ export const HALF_OPEN_RECHECK_MS = 2000;
 /**
  * Returns when deferred mail should try again. While open, that is the probe
  * time. While a half-open probe is out, it is soon, because the probe usually
- * answers long before its timeout and closes the breaker.
+ * finishes long before its timeout and closes the breaker.
  */
 function deferUntil(deps: EffectDeps): number {
   const now = deps.clock.now();
