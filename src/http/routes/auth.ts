@@ -76,7 +76,12 @@ export function authRoutes(services: Services) {
           throw err;
         }
       },
-      { transform: gate(services, { auth: false, body: true }), body: SignupBody },
+      {
+        transform: gate(services, { auth: false, body: true }),
+        // Documents the body as JSON; the app-wide parse hook reads it first.
+        parse: "json",
+        body: SignupBody,
+      },
     )
     .post(
       "/auth/login",
@@ -109,7 +114,12 @@ export function authRoutes(services: Services) {
           expires_in: services.tokens.ttlS,
         };
       },
-      { transform: gate(services, { auth: false, body: true }), body: LoginBody },
+      {
+        transform: gate(services, { auth: false, body: true }),
+        // Documents the body as JSON; the app-wide parse hook reads it first.
+        parse: "json",
+        body: LoginBody,
+      },
     )
     .post(
       "/auth/logout",
@@ -164,6 +174,8 @@ export function authRoutes(services: Services) {
       },
       {
         transform: gate(services, { auth: true, roles: ["admin"], body: true }),
+        // Documents the body as JSON; the app-wide parse hook reads it first.
+        parse: "json",
         body: CreateUserBody,
       },
     )
@@ -187,6 +199,8 @@ export function authRoutes(services: Services) {
       },
       {
         transform: gate(services, { auth: true, roles: ["admin"], body: true }),
+        // Documents the body as JSON; the app-wide parse hook reads it first.
+        parse: "json",
         body: UpdateUserBody,
         params: t.Object({ id: t.String() }),
       },

@@ -100,6 +100,8 @@ export function checkinRoutes(services: Services) {
     },
     {
       transform: gate(services, { auth: true, roles: ["organizer", "admin"], body: true }),
+      // Documents the body as JSON; the app-wide parse hook reads it first.
+      parse: "json",
       body: CheckinBody,
     },
   );

@@ -87,6 +87,8 @@ export function eventRoutes(services: Services) {
       },
       {
         transform: gate(services, { auth: true, roles: ["organizer", "admin"], body: true }),
+        // Documents the body as JSON; the app-wide parse hook reads it first.
+        parse: "json",
         body: CreateEventBody,
       },
     )

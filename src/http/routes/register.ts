@@ -116,6 +116,8 @@ export function registerRoute(services: Services) {
     },
     {
       transform: gate(services, { auth: true, body: true }),
+      // Documents the body as JSON; the app-wide parse hook reads it first.
+      parse: "json",
       body: RegisterBody,
       params: t.Object({ id: t.String() }),
     },
