@@ -13,6 +13,7 @@ import {
 import { revokeToken } from "../../store/tokens.ts";
 import { createUser, prepareUser } from "../../users.ts";
 import { gate, principalOf } from "../context.ts";
+import { PUBLIC } from "./operations.ts";
 import { jsonStored, problemStored, runIdempotent } from "../idempotency.ts";
 import { ProblemError, conflict, notFound, validationProblem } from "../problem.ts";
 import { CreateUserBody, LoginBody, SignupBody, UpdateUserBody } from "../schemas.ts";
@@ -77,6 +78,7 @@ export function authRoutes(services: Services) {
         }
       },
       {
+        ...PUBLIC,
         transform: gate(services, { auth: false, body: true }),
         // Documents the body as JSON; the app-wide parse hook reads it first.
         parse: "json",
@@ -115,6 +117,7 @@ export function authRoutes(services: Services) {
         };
       },
       {
+        ...PUBLIC,
         transform: gate(services, { auth: false, body: true }),
         // Documents the body as JSON; the app-wide parse hook reads it first.
         parse: "json",

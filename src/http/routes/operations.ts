@@ -4,6 +4,9 @@ import type { Services } from "../../service.ts";
 import { countActorStates, countAttemptOutcomes } from "../../store/stats.ts";
 import { actorStates, breakerOpen, deliveryAttempts, registry } from "../metrics.ts";
 
+/** Route options of endpoints that need no token, so the API description says so. */
+export const PUBLIC = { detail: { security: [] } };
+
 /** Health, readiness, metrics, the ticket verification key and the API description. */
 export function operationRoutes(services: Services) {
   return new Elysia()
@@ -35,7 +38,7 @@ export function operationRoutes(services: Services) {
         },
       }),
     )
-    .get("/healthz", () => ({ status: "ok" }))
+    .get("/healthz", () => ({ status: "ok" }), PUBLIC)
     .get("/readyz", ({ set }) => {
       const breaker = services.breaker.snapshot();
       let store = "ok";
@@ -57,7 +60,7 @@ export function operationRoutes(services: Services) {
         },
         effects_running: services.dispatcher.runningCount(),
       };
-    })
+    }, PUBLIC)
     .get("/metrics", async () => {
       actorStates.reset();
       for (const row of await countActorStates(services.db)) {
@@ -74,6 +77,12 @@ export function operationRoutes(services: Services) {
       return new Response(await registry.metrics(), {
         headers: { "content-type": registry.contentType },
       });
-    })
-    .get("/ticket-key", () => ({ keys: [{ ...services.keys.publicJwk, kid: services.keys.kid, use: "sig", alg: "EdDSA" }] }));
+    }, PUBLIC)
+    .get(
+      "/ticket-key",
+      () => ({
+        keys: [{ ...services.keys.publicJwk, kid: services.keys.kid, use: "sig", alg: "EdDSA" }],
+      }),
+      PUBLIC,
+    );
 }
