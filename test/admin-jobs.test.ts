@@ -204,7 +204,7 @@ describe("admin jobs", () => {
     expect(full.message_id).toBe(job.message_id);
     expect(full.attempt_history.map((a) => [a.attempt, a.outcome])).toEqual([
       [1, "failed"],
-      [1, "sent"],
+      [2, "sent"],
     ]);
 
     expect(smtp.messages).toHaveLength(1);

@@ -45,7 +45,12 @@ export interface AttemptRecord {
   message: string | null;
 }
 
-/** Records that an attempt started; a row never finished marks an attempt lost in a crash. */
+/**
+ * Records that an attempt started and returns its row id. A row never finished
+ * marks an attempt lost in a crash. The history number is `attempt`, the
+ * machine's count including lost claims, but never below the last number plus
+ * one, so numbers keep rising after a redrive resets the attempt budget.
+ */
 export async function startAttempt(
   db: Database,
   deliveryId: string,
@@ -55,11 +60,13 @@ export async function startAttempt(
   return db
     .transaction(() => {
       const row = db
-        .query<{ id: number }, [string, number, number]>(
+        .query<{ id: number }, [string, number, string, number]>(
           `INSERT INTO delivery_attempts (delivery_id, attempt, started_at)
-           VALUES (?, ?, ?) RETURNING id`,
+           VALUES (?, max(?, (SELECT coalesce(max(attempt), 0) + 1
+                              FROM delivery_attempts WHERE delivery_id = ?)), ?)
+           RETURNING id`,
         )
-        .get(deliveryId, attempt, now);
+        .get(deliveryId, attempt, deliveryId, now);
       return row!.id;
     })
     .immediate();
