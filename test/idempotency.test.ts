@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { beginRequest, sweepExpiredKeys } from "../src/store/idempotency.ts";
+import { MAX_DELIVERIES_PER_HOUR } from "../src/store/registrations.ts";
 import { fingerprint, parseIdempotencyKey } from "../src/http/idempotency.ts";
 import { startTestService, type TestService } from "./support/harness.ts";
 import { listen, type Listening } from "./support/socket.ts";
@@ -309,5 +310,36 @@ describe("idempotent cancel and resend", () => {
     await svc.services.dispatcher.runUntilIdle();
     // One original mail and one resend, each with its own Message-ID.
     expect(outboxFiles().length).toBe(2);
+  });
+});
+
+describe("resend limit", () => {
+  test("resends beyond the hourly limit are 429", async () => {
+    const created = (await (await register("limit-1", {})).json()) as { id: string };
+    const resend = (key: string) =>
+      fetch(`${server.url}/registrations/${created.id}/resend`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${student.token}`, "idempotency-key": key },
+      });
+
+    // Before the first mail is rendered its delivery does not exist yet.
+    await svc.services.dispatcher.runUntilIdle();
+    for (let i = 1; i < MAX_DELIVERIES_PER_HOUR; i++) {
+      expect((await resend(`limit-resend-${i}`)).status).toBe(202);
+      await svc.services.dispatcher.runUntilIdle();
+    }
+
+    const limited = await resend("limit-over");
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
+
+    svc.clock.advance(3_600_001);
+    const token = await svc.login(student.email);
+    const later = await fetch(`${server.url}/registrations/${created.id}/resend`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "idempotency-key": "limit-over" },
+    });
+    expect(later.status).toBe(202);
+    expect(later.headers.get("idempotent-replayed")).toBeNull();
   });
 });

@@ -229,8 +229,34 @@ function cancelInTransaction(
   };
 }
 
+/** Mails one registration may be sent in an hour, the first one included. */
+export const MAX_DELIVERIES_PER_HOUR = 5;
+const HOUR_MS = 3_600_000;
+
+function recentDeliveries(db: Database, registrationId: string, now: number): number {
+  const row = db
+    .query<{ n: number }, [string, number]>(
+      `SELECT count(*) AS n FROM actors
+       WHERE registration_id = ? AND kind = 'delivery' AND created_at > ?`,
+    )
+    .get(registrationId, now - HOUR_MS);
+  return row?.n ?? 0;
+}
+
+/** Returns when the oldest delivery of the last hour leaves the window. */
+function nextDeliverySlot(db: Database, registrationId: string, now: number): number {
+  const row = db
+    .query<{ oldest: number | null }, [string, number]>(
+      `SELECT min(created_at) AS oldest FROM actors
+       WHERE registration_id = ? AND kind = 'delivery' AND created_at > ?`,
+    )
+    .get(registrationId, now - HOUR_MS);
+  return (row?.oldest ?? now) + HOUR_MS;
+}
+
 export type ResendOutcome =
   | { kind: "accepted"; deliveryId: string }
+  | { kind: "rate_limited"; retryAfterMs: number }
   | { kind: "not_found" }
   | { kind: "cancelled" };
 
@@ -251,6 +277,8 @@ export async function resendTicket(
         outcome = { kind: "not_found" };
       } else if (current.status === "cancelled") {
         outcome = { kind: "cancelled" };
+      } else if (recentDeliveries(db, id, now) >= MAX_DELIVERIES_PER_HOUR) {
+        outcome = { kind: "rate_limited", retryAfterMs: nextDeliverySlot(db, id, now) - now };
       } else {
         const deliveryId = crypto.randomUUID();
         engine.deliver(

@@ -102,6 +102,18 @@ export function registrationRoutes(services: Services) {
                   delivery_id: outcome.deliveryId,
                 });
               }
+              if (outcome.kind === "rate_limited") {
+                // A 429 is not stored: throwing rolls the transaction back and
+                // frees the key, so the same key works once the window allows.
+                const seconds = Math.max(1, Math.ceil(outcome.retryAfterMs / 1000));
+                throw new ProblemError(
+                  429,
+                  "too-many-requests",
+                  "Too many requests",
+                  `This ticket was mailed too often in the last hour; retry in ${seconds} seconds.`,
+                  { headers: { "retry-after": String(seconds) } },
+                );
+              }
               if (outcome.kind === "cancelled") {
                 return problemStored(
                   new ProblemError(
