@@ -19,8 +19,8 @@
  *   any but final --CANCEL-->    cancelled (final)
  */
 import { assign, setup } from "xstate";
-import { retryDelay, type BackoffPolicy } from "../src/retry/backoff.ts";
-import type { Delivered, EffectResult, Failure } from "./protocol.ts";
+import type { BackoffPolicy } from "../src/retry/backoff.ts";
+import { retryTiming, type Delivered, type EffectResult, type Failure } from "./protocol.ts";
 
 export const DELIVERY_MACHINE_VERSION = 1;
 
@@ -87,16 +87,9 @@ export function createDeliveryMachine(policy: BackoffPolicy) {
         };
       }),
       // Runs after recordFailure, so attempts already counts this failure.
-      scheduleRetry: assign(({ context, event }) => {
-        const failed = event as FailedEvent;
-        const delay = retryDelay(
-          context.attempts - 1,
-          policy,
-          () => failed.jitter,
-          failed.failure.retryAfterMs,
-        );
-        return { retryDelayMs: delay, nextAttemptAt: failed.at + delay };
-      }),
+      scheduleRetry: assign(({ context, event }) =>
+        retryTiming(context.attempts, policy, event as FailedEvent),
+      ),
       // Spreads the wake-ups of many waiting deliveries so the half-open
       // breaker is not met by all of them in the same millisecond.
       scheduleBreakerWait: assign(({ event }) => {

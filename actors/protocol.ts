@@ -5,6 +5,8 @@
  * inside the same transaction as the new snapshot.
  */
 
+import { retryDelay, type BackoffPolicy } from "../src/retry/backoff.ts";
+
 /** Sends an event to another actor through the inbox. */
 export interface SendParams {
   to: string;
@@ -41,4 +43,22 @@ export interface Delivered {
 export interface EffectResult extends Delivered {
   /** Earlier claims of the same effect whose lease expired before they finished. */
   lostClaims: number;
+}
+
+/**
+ * Computes the backoff wait after a failure and when it ends. `attemptsSpent`
+ * already counts the failure, so the first retry waits at most the base delay.
+ */
+export function retryTiming(
+  attemptsSpent: number,
+  policy: BackoffPolicy,
+  failed: Delivered & { failure: Failure },
+): { retryDelayMs: number; nextAttemptAt: number } {
+  const delay = retryDelay(
+    attemptsSpent - 1,
+    policy,
+    () => failed.jitter,
+    failed.failure.retryAfterMs,
+  );
+  return { retryDelayMs: delay, nextAttemptAt: failed.at + delay };
 }

@@ -20,8 +20,15 @@
  * twice after a crash overwrites the same file.
  */
 import { assign, setup } from "xstate";
-import { retryDelay, type BackoffPolicy } from "../src/retry/backoff.ts";
-import type { Delivered, EffectResult, Failure, SendParams, SpawnParams } from "./protocol.ts";
+import type { BackoffPolicy } from "../src/retry/backoff.ts";
+import {
+  retryTiming,
+  type Delivered,
+  type EffectResult,
+  type Failure,
+  type SendParams,
+  type SpawnParams,
+} from "./protocol.ts";
 
 export const TICKET_MACHINE_VERSION = 1;
 
@@ -89,16 +96,9 @@ export function createTicketMachine(policy: BackoffPolicy) {
         };
       }),
       // Runs after recordFailure, so renderAttempts already counts this failure.
-      scheduleRetry: assign(({ context, event }) => {
-        const failed = event as FailedEvent;
-        const delay = retryDelay(
-          context.renderAttempts - 1,
-          policy,
-          () => failed.jitter,
-          failed.failure.retryAfterMs,
-        );
-        return { retryDelayMs: delay, nextAttemptAt: failed.at + delay };
-      }),
+      scheduleRetry: assign(({ context, event }) =>
+        retryTiming(context.renderAttempts, policy, event as FailedEvent),
+      ),
     },
     guards: {
       // The ladder that decides a failed render's fate, checked in this order.

@@ -6,9 +6,9 @@ import pino from "pino";
 import type { Config } from "./config.ts";
 import { jobView } from "./http/routes/admin.ts";
 import { createLogger, type Logger } from "./log.ts";
-import { Engine, systemClock } from "./runtime/engine.ts";
-import { createMachineRegistry } from "./runtime/machines.ts";
-import { openDatabase } from "./store/db.ts";
+import { systemClock, type Engine } from "./runtime/engine.ts";
+import { createEngine } from "./runtime/machines.ts";
+import { databasePath, openDatabase } from "./store/db.ts";
 import {
   JOB_STATES,
   discardJob,
@@ -58,8 +58,6 @@ export class UsageError extends Error {
   readonly code = "USAGE";
 }
 
-/** The store's file in DATA_DIR, as openDatabase names it. */
-const DATABASE_FILE = "admit.sqlite";
 
 /** Runs `admit jobs SUBCOMMAND …` and returns the exit code. */
 export async function jobsCommand(argv: string[], config: Config): Promise<number> {
@@ -75,7 +73,7 @@ export async function jobsCommand(argv: string[], config: Config): Promise<numbe
 
   // openDatabase would create an empty store, and the command would then
   // report no jobs instead of a wrong DATA_DIR.
-  const file = resolve(config.dataDir, DATABASE_FILE);
+  const file = resolve(databasePath(config.dataDir));
   if (!existsSync(file)) {
     console.error(
       `admit jobs: no admit database at ${file}; set DATA_DIR to the service's data directory`,
@@ -85,14 +83,7 @@ export async function jobsCommand(argv: string[], config: Config): Promise<numbe
 
   const db = openDatabase(config.dataDir);
   try {
-    const engine = new Engine(
-      db,
-      createMachineRegistry({
-        baseMs: config.retryBaseMs,
-        capMs: config.retryCapMs,
-        maxAttempts: config.retryMaxAttempts,
-      }),
-    );
+    const engine = createEngine(db, config);
     // Standard output carries the command's result, so logs go to standard error.
     const log = createLogger(config.logLevel, pino.destination({ dest: 2, sync: true })).child({
       component: "jobs-cli",

@@ -8,8 +8,8 @@ import type { Config } from "./config.ts";
 import { CircuitBreaker } from "./mail/breaker.ts";
 import { createOutboxTransport, createSmtpTransport, type MailTransport } from "./mail/transport.ts";
 import { Dispatcher } from "./runtime/dispatcher.ts";
-import { Engine, systemClock, type Clock } from "./runtime/engine.ts";
-import { createMachineRegistry } from "./runtime/machines.ts";
+import { systemClock, type Clock, type Engine } from "./runtime/engine.ts";
+import { createEngine } from "./runtime/machines.ts";
 import { checkpoint, openDatabase } from "./store/db.ts";
 import { sweepExpiredKeys } from "./store/idempotency.ts";
 import { sweepFailures } from "./store/login-failures.ts";
@@ -58,15 +58,7 @@ export async function createServices(
 ): Promise<Services> {
   const clock = options.clock ?? systemClock;
   const db = openDatabase(config.dataDir);
-  const engine = new Engine(
-    db,
-    createMachineRegistry({
-      baseMs: config.retryBaseMs,
-      capMs: config.retryCapMs,
-      maxAttempts: config.retryMaxAttempts,
-    }),
-    options.random,
-  );
+  const engine = createEngine(db, config, options.random);
 
   const transport = config.smtpUrl === undefined
     ? createOutboxTransport(join(config.dataDir, "outbox"))

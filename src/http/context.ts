@@ -34,6 +34,9 @@ export function maybePrincipalOf(request: Request): Principal | undefined {
   return principals.get(request);
 }
 
+/** Route options of endpoints that need no token, marked so in the API description. */
+export const PUBLIC = { detail: { security: [] } };
+
 export interface GateOptions {
   /** Require a valid Bearer token. */
   auth: boolean;

@@ -34,16 +34,6 @@ export function eventView(event: EventRow) {
   };
 }
 
-/** The ticket of a registration that was just created: nothing has run yet. */
-export const PENDING_TICKET: TicketView = {
-  status: "pending",
-  attempts: 0,
-  next_attempt_at: null,
-  last_error: null,
-  delivery_id: null,
-  message_id: null,
-};
-
 export function registrationView(registration: RegistrationRow, ticket: TicketView) {
   return {
     id: registration.id,

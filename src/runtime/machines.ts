@@ -2,7 +2,9 @@ import { createDeliveryMachine, DELIVERY_MACHINE_VERSION } from "../../actors/de
 import { registrationMachine, REGISTRATION_MACHINE_VERSION } from "../../actors/registration.ts";
 import { createTicketMachine, TICKET_MACHINE_VERSION } from "../../actors/ticket.ts";
 import type { BackoffPolicy } from "../retry/backoff.ts";
-import type { MachineRegistry } from "./engine.ts";
+import type { Database } from "bun:sqlite";
+import type { Config } from "../config.ts";
+import { Engine, type MachineRegistry } from "./engine.ts";
 
 /** Builds the registry of every actor kind admit runs, for one retry policy. */
 export function createMachineRegistry(policy: BackoffPolicy): MachineRegistry {
@@ -23,4 +25,18 @@ export function createMachineRegistry(policy: BackoffPolicy): MachineRegistry {
       effects: new Set(["sendMail"]),
     },
   };
+}
+
+/** Builds the engine for a store with the configured retry policy. */
+export function createEngine(
+  db: Database,
+  config: Pick<Config, "retryBaseMs" | "retryCapMs" | "retryMaxAttempts">,
+  random?: () => number,
+): Engine {
+  const policy = {
+    baseMs: config.retryBaseMs,
+    capMs: config.retryCapMs,
+    maxAttempts: config.retryMaxAttempts,
+  };
+  return new Engine(db, createMachineRegistry(policy), random);
 }

@@ -9,6 +9,11 @@ export const BUSY_TIMEOUT_MS = 5000;
 /** WAL bytes kept after a checkpoint; bounds the file between checkpoints. */
 export const JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 
+/** Returns the path of the SQLite file inside a data directory. */
+export function databasePath(dataDir: string): string {
+  return join(dataDir, "admit.sqlite");
+}
+
 /**
  * Opens the store's single connection and applies pending migrations.
  * The process writes through this one connection only, so SQLite's writer lock
@@ -17,7 +22,7 @@ export const JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
  */
 export function openDatabase(dataDir: string): Database {
   mkdirSync(dataDir, { recursive: true });
-  const db = new Database(join(dataDir, "admit.sqlite"), { create: true, strict: true });
+  const db = new Database(databasePath(dataDir), { create: true, strict: true });
   configure(db);
   migrate(db);
   return db;

@@ -20,6 +20,16 @@ export interface TicketView {
   message_id: string | null;
 }
 
+/** The ticket of a registration that was just created: nothing has run yet. */
+export const PENDING_TICKET: Readonly<TicketView> = {
+  status: "pending",
+  attempts: 0,
+  next_attempt_at: null,
+  last_error: null,
+  delivery_id: null,
+  message_id: null,
+};
+
 interface ActorSummary {
   id: string;
   state: string;
@@ -57,16 +67,7 @@ export async function ticketView(db: Database, ticketActorId: string): Promise<T
     `SELECT id, state, snapshot FROM actors WHERE id = ?`,
   );
   const ticket = pick.get(ticketActorId);
-  if (ticket === null) {
-    return {
-      status: "pending",
-      attempts: 0,
-      next_attempt_at: null,
-      last_error: null,
-      delivery_id: null,
-      message_id: null,
-    };
-  }
+  if (ticket === null) return PENDING_TICKET;
 
   const context = (JSON.parse(ticket.snapshot) as { context: TicketContext }).context;
   if (ticket.state !== "delivering") {

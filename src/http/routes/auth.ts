@@ -12,8 +12,7 @@ import {
 } from "../../store/users.ts";
 import { revokeToken } from "../../store/tokens.ts";
 import { createUser, prepareUser } from "../../users.ts";
-import { gate, principalOf } from "../context.ts";
-import { PUBLIC } from "./operations.ts";
+import { PUBLIC, gate, principalOf } from "../context.ts";
 import { jsonStored, problemStored, runIdempotent } from "../idempotency.ts";
 import { ProblemError, conflict, notFound, validationProblem } from "../problem.ts";
 import { CreateUserBody, LoginBody, SignupBody, UpdateUserBody } from "../schemas.ts";

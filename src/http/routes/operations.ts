@@ -1,11 +1,9 @@
 import { Elysia } from "elysia";
 import { openapi } from "@elysiajs/openapi";
 import type { Services } from "../../service.ts";
+import { PUBLIC } from "../context.ts";
 import { countActorStates, countAttemptOutcomes } from "../../store/stats.ts";
 import { actorStates, breakerOpen, deliveryAttempts, registry } from "../metrics.ts";
-
-/** Route options of endpoints that need no token, so the API description says so. */
-export const PUBLIC = { detail: { security: [] } };
 
 /** Health, readiness, metrics, the ticket verification key and the API description. */
 export function operationRoutes(services: Services) {

@@ -10,7 +10,8 @@ import { jsonStored, problemStored, runIdempotent } from "../idempotency.ts";
 import { ProblemError, conflict, notFound, validationProblem } from "../problem.ts";
 import { RegisterBody } from "../schemas.ts";
 import { ticketTextProblem } from "../validation.ts";
-import { PENDING_TICKET, registrationView } from "../views.ts";
+import { PENDING_TICKET } from "../../store/tickets.ts";
+import { registrationView } from "../views.ts";
 
 const ROUTE = "/events/:id/registrations";
 

@@ -14,7 +14,8 @@ import { gate, principalOf } from "../context.ts";
 import { jsonStored, problemStored, runIdempotent } from "../idempotency.ts";
 import { ProblemError, notFound } from "../problem.ts";
 import { LIMITS, Page } from "../schemas.ts";
-import { PENDING_TICKET, registrationView } from "../views.ts";
+import { PENDING_TICKET } from "../../store/tickets.ts";
+import { registrationView } from "../views.ts";
 
 const ById = t.Object({ id: t.String() });
 
