@@ -1,5 +1,5 @@
 /**
- * The actions a machine asks the durable runtime to perform. Machines are pure:
+ * The actions a machine requests from the durable runtime. Machines are pure:
  * their action implementations are empty, and the runtime reads the action
  * list that `transition()` returns and performs each one after deciding it
  * inside the same transaction as the new snapshot.

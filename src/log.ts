@@ -34,7 +34,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
   );
 }
 
-/** A logger that drops everything, for tests that do not read logs. */
+/** Creates a logger that drops everything, for tests that do not read logs. */
 export function silentLogger(): Logger {
   return pino({ level: "silent" });
 }

@@ -99,12 +99,12 @@ describe("idempotent user creation", () => {
   });
 
   test("taken email is 409 and stored", async () => {
-    const taken = { ...body(), email: admin.email };
-    const first = await createUser(taken, { "idempotency-key": "user-3" });
+    const duplicate = { ...body(), email: admin.email };
+    const first = await createUser(duplicate, { "idempotency-key": "user-3" });
     expect(first.status).toBe(409);
     expect(((await first.json()) as { type: string }).type).toEndWith("/email-taken");
 
-    const again = await createUser(taken, { "idempotency-key": "user-3" });
+    const again = await createUser(duplicate, { "idempotency-key": "user-3" });
     expect(again.status).toBe(409);
     expect(again.headers.get("idempotent-replayed")).toBe("true");
   });

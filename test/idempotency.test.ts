@@ -232,8 +232,8 @@ describe("idempotency under concurrency and failure", () => {
     expect(await registrationCount()).toBe(0);
 
     svc.clock.advance(svc.services.config.idempotencyLockS * 1000 + 1);
-    const taken = await register("orphan", body);
-    expect(taken.status).toBe(201);
+    const takenOver = await register("orphan", body);
+    expect(takenOver.status).toBe(201);
     const replay = await register("orphan", body);
     expect(replay.headers.get("idempotent-replayed")).toBe("true");
     expect(await registrationCount()).toBe(1);

@@ -5,10 +5,10 @@ import type { Principal } from "./guard.ts";
 import { notFound } from "./problem.ts";
 
 /**
- * Ownership rules. What a caller may not see answers 404, never 403, so ids
- * cannot be probed: an organizer sees only the events they created, a student
- * only their own registrations, an admin everything. Every user may read every
- * event, because students need the list to register.
+ * Ownership rules. A resource hidden from the caller gets 404, not 403, so ids
+ * cannot be probed. An organizer reads only the events they created and their
+ * registrations, a student only their own registrations, an admin everything.
+ * Students read every event, because they need the list to register.
  */
 
 export function managesEvent(principal: Principal, event: EventRow): boolean {

@@ -192,9 +192,9 @@ export class Dispatcher {
   }
 
   /**
-   * Deletes an event whose transition throws, a bug in a machine or a row
-   * nobody can read. Left in place it would fail again on every round and
-   * block the events queued behind it.
+   * Deletes an event whose transition throws, because of a bug in a machine
+   * or an unreadable row. Left in place it would fail again on every round
+   * and block the events queued behind it.
    */
   private dropPoisonedEvent(row: sql.InboxRow, err: unknown): void {
     const { db, log } = this.options;

@@ -130,7 +130,7 @@ export function insertEffect(
 }
 
 /**
- * Leases up to `limit` due effects that nobody holds, or whose lease expired,
+ * Leases up to `limit` due effects that no process holds, or whose lease expired,
  * to `owner` until `leaseUntil`. Each claim counts, so a claim lost in a
  * crash is visible to the effect that finally completes.
  */

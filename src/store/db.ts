@@ -17,7 +17,7 @@ export function databasePath(dataDir: string): string {
 /**
  * Opens the store's single connection and applies pending migrations.
  * The process writes through this one connection only, so SQLite's writer lock
- * is never contended inside the process; `busy_timeout` covers other processes
+ * is not contended inside the process. `busy_timeout` covers other processes,
  * such as the CLI.
  */
 export function openDatabase(dataDir: string): Database {

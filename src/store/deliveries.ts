@@ -1,6 +1,6 @@
 import type { Database } from "bun:sqlite";
 
-/** What an effect needs to render and mail one ticket. */
+/** The data an effect needs to render and mail one ticket. */
 export interface TicketData {
   registrationId: string;
   registrationStatus: "confirmed" | "cancelled";

@@ -125,10 +125,13 @@ export async function updateUser(
         .get(id);
       if (current === null) return null;
 
+      let disabled = current.disabled;
+      if (change.disabled !== undefined) disabled = change.disabled ? 1 : 0;
+
       const next: UserRow = {
         ...current,
         role: change.role ?? current.role,
-        disabled: change.disabled === undefined ? current.disabled : change.disabled ? 1 : 0,
+        disabled,
         password_hash: change.passwordHash ?? current.password_hash,
         token_version: current.token_version + 1,
       };

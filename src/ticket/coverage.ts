@@ -4,7 +4,7 @@ import { prepareText } from "./text.ts";
 /**
  * Returns the first code point of `text` that no embedded font can draw, in
  * either weight, or null when the whole text renders. The API checks names and
- * titles with this so that a ticket never fails later for a character.
+ * titles with this, so a ticket does not fail later for a character.
  * It parses each font's character map on first use, in the calling thread.
  */
 export function unrenderableCodePoint(text: string): number | null {

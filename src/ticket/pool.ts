@@ -47,7 +47,7 @@ export const HUNG_RENDER_MS = 30_000;
 
 interface Job {
   id: number;
-  /** The caller was answered (result, error or abort); a late reply is dropped. */
+  /** Set once the caller has its outcome (result, error or abort), so a late reply is dropped. */
   done: boolean;
   /** Set while an abandoned render still occupies its worker. */
   hungTimer: ReturnType<typeof setTimeout> | undefined;

@@ -10,7 +10,7 @@ import { closeServices, createServices, type Services } from "../../src/service.
 import type { Role } from "../../src/store/users.ts";
 import { createUser } from "../../src/users.ts";
 
-/** A clock that moves only when told to. */
+/** A clock that moves only when a test advances it. */
 export class FakeClock implements Clock {
   constructor(public current = Date.parse("2027-01-10T09:00:00Z")) {}
 
@@ -23,7 +23,7 @@ export class FakeClock implements Clock {
   }
 }
 
-/** A seeded random source (mulberry32), so jittered delays repeat across runs. */
+/** Returns a seeded random source (mulberry32), so jittered delays repeat across runs. */
 export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {

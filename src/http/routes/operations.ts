@@ -45,10 +45,13 @@ export function operationRoutes(services: Services) {
       } catch {
         store = "unavailable";
       }
-      const ready = !services.draining && store === "ok";
-      set.status = ready ? 200 : 503;
+      let status = "ready";
+      if (services.draining) status = "draining";
+      else if (store !== "ok") status = "unavailable";
+      set.status = status === "ready" ? 200 : 503;
+
       return {
-        status: ready ? "ready" : services.draining ? "draining" : "unavailable",
+        status,
         store,
         mail: {
           transport: services.transport.name,
